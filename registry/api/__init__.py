@@ -1,0 +1,10 @@
+"""JSON API: thin edges that parse, build the actor, call one service and render."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Route modules register themselves on the blueprint.
+from registry.api import decisions  # noqa: E402,F401

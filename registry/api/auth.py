@@ -1,0 +1,66 @@
+"""Bearer authentication and the permission every API route declares."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from flask import g, request
+from pydantic import BaseModel, ValidationError
+
+from registry.actor import Actor
+from registry.auth.tokens import actor_for_token
+from registry.edge import db, error_body, registry, request_id
+from registry.permissions import Permission
+
+
+def current_actor() -> Actor:
+    return g.actor
+
+
+def requires(*permissions: Permission) -> Callable:
+    """Declare the permission(s) a route needs (any one of them will do; the service checks the
+    exact one): 401 without a valid token, 403 without any of the permissions."""
+    if not permissions or not all(isinstance(p, Permission) for p in permissions):
+        raise ValueError(f"unknown permission in {permissions!r}")
+
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            actor = None
+            if scheme.lower() == "bearer" and token:
+                actor = actor_for_token(db(), clock=registry().clock, token=token.strip(),
+                                        request_id=request_id(),
+                                        network_access_point=request.remote_addr or "")
+            if actor is None:
+                response = error_body("UNAUTHENTICATED", "a valid bearer token is required", 401)
+                response[0].headers["WWW-Authenticate"] = 'Bearer realm="aifi-registry"'
+                return response
+            if not any(actor.can(p) for p in permissions):
+                return error_body("FORBIDDEN", "this requires the permission "
+                                  + " or ".join(permissions), 403)
+            g.actor = actor
+            return view(*args, **kwargs)
+
+        inner.required_permissions = permissions  # type: ignore[attr-defined]
+        return inner
+
+    return wrap
+
+
+class BadRequest(Exception):
+    def __init__(self, detail: str, fields: dict[str, str]):
+        super().__init__(detail)
+        self.detail, self.fields = detail, fields
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    """Parse the JSON body strictly (size already bounded by MAX_CONTENT_LENGTH)."""
+    raw = request.get_data(cache=False)
+    try:
+        return model.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
+        raise BadRequest("the request does not match the schema", fields) from None

@@ -1,0 +1,74 @@
+"""The application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.clock import Clock, SystemClock
+from registry.db.base import make_engine, make_session_factory
+from registry.policy.engine import PolicyEngine
+from registry.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Registry:
+    """What the edges need, built once per app: settings, engine, sessions, policies, clock."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: PolicyEngine
+    clock: Clock
+    _signer: object = None
+
+    @property
+    def signer(self):  # noqa: ANN201
+        """The current Ed25519 signing key, loaded (or created) on first use."""
+        if self._signer is None:
+            from registry.keys import load_or_create
+
+            self._signer = load_or_create(self.settings.signing_key_dir)
+        return self._signer
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               engine: Engine | None = None,
+               sessions: sessionmaker[Session] | None = None) -> Flask:
+    """Build the app. Tests pass ``engine``/``sessions`` bound to their own connection and a
+    fixed ``clock``; everything else comes from ``settings`` (the environment by default)."""
+    settings = settings or Settings()
+    app = Flask("registry", template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "registry" / "web" / "static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.environment == "production",
+        JSON_SORT_KEYS=False,
+    )
+    engine = engine or make_engine(settings.database_url)
+    # Policies are parsed and validated here, once: an invalid policy stops start-up.
+    app.extensions["registry"] = Registry(settings=settings, engine=engine,
+                                          sessions=sessions or make_session_factory(engine),
+                                          policy=PolicyEngine.load(), clock=clock or SystemClock())
+
+    csrf = CSRFProtect(app)
+    from registry.api import blueprint as api_bp
+    from registry.web import blueprint as web_bp
+
+    csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+    from registry.edge import register_edge
+
+    register_edge(app)
+    return app

@@ -1,0 +1,1 @@
+"""Authentication: OAuth2 for gateways (Authlib), sessions for people, hashed secrets and tokens."""

@@ -1,0 +1,234 @@
+"""The ``registry`` command: database, demo world, server, users, organisations, gateways."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from registry.actor import Actor
+from registry.clock import SystemClock
+
+
+def _settings():
+    from registry.settings import Settings
+
+    return Settings()
+
+
+def _engine(settings):
+    from registry.db.base import make_engine
+
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return make_engine(url)
+
+
+def _session(engine):
+    from registry.db.base import make_session_factory
+
+    return make_session_factory(engine)()
+
+
+def _fail(exc: Exception) -> None:
+    from registry.services.errors import ServiceError
+
+    if isinstance(exc, ServiceError):
+        click.echo(f"error: {exc.detail}", err=True)
+        for key, value in exc.fields.items():
+            click.echo(f"  {key}: {value}", err=True)
+        sys.exit(2)
+    raise exc
+
+
+@click.group()
+def main() -> None:
+    """AIFI governance, consent and procurement registry."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations are the only way it is made)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from registry.db.migrate import upgrade
+
+    engine = _engine(_settings())
+    upgrade(engine, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command()
+def demo() -> None:
+    """Migrate and seed the AIFI pilot demo world (idempotent)."""
+    from registry.db.migrate import upgrade
+    from registry.demo import DEMO_PASSWORD, seed_demo
+    from registry.policy.engine import PolicyEngine
+
+    settings = _settings()
+    engine = _engine(settings)
+    upgrade(engine)
+    session = _session(engine)
+    try:
+        report = seed_demo(session, clock=SystemClock(), engine=PolicyEngine.load())
+        session.commit()
+    finally:
+        session.close()
+    if report.created:
+        click.echo(f"demo world created: {report.hospitals} hospitals, three tools")
+    else:
+        click.echo("demo world already present; nothing changed")
+    click.echo(f"log in at {settings.issuer}/login with password {DEMO_PASSWORD!r} as one of:")
+    from registry.demo import DEMO_USERS
+
+    for email, role in DEMO_USERS:
+        click.echo(f"  {email:28} ({role})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the registry with gunicorn (a production WSGI server)."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+
+    class _App(BaseApplication):
+        def load_config(self):  # noqa: ANN202
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            # Access log without query strings: they never carry secrets here, but be sure.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
+
+        def load(self):  # noqa: ANN202
+            from registry.app import create_app
+
+            return create_app(settings)
+
+    click.echo(f"serving on http://{host}:{port}")
+    _App().run()
+
+
+@main.group()
+def users() -> None:
+    """People who log in."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--role", "roles", required=True, multiple=True)
+@click.option("--password", default=None, help="omit to generate one (shown once)")
+@click.option("--name", default="")
+def users_create(email: str, roles: tuple[str, ...], password: str | None, name: str) -> None:
+    from registry.services.users import create_user
+
+    engine = _engine(_settings())
+    session = _session(engine)
+    try:
+        user, generated = create_user(session, actor=Actor.system("cli"), clock=SystemClock(),
+                                      email=email, roles=list(roles), password=password, name=name)
+        session.commit()
+    except Exception as exc:  # noqa: BLE001
+        session.rollback()
+        _fail(exc)
+    finally:
+        session.close()
+    click.echo(f"user {user.email} created with roles {', '.join(user.roles)}")
+    if generated:
+        click.echo(f"password (shown once): {generated}")
+
+
+@main.group()
+def orgs() -> None:
+    """Organisations."""
+
+
+@orgs.command("list")
+@click.option("--kind", type=click.Choice(["hospital", "vendor", "platform_operator", "consortium"]))
+@click.option("--json", "as_json", is_flag=True)
+def orgs_list(kind: str | None, as_json: bool) -> None:
+    from registry.services.organisations import list_organisations
+
+    engine = _engine(_settings())
+    session = _session(engine)
+    try:
+        rows = [{"id": o.id, "kind": o.kind, "name": o.name, "ura": o.ura, "agb": o.agb,
+                 "kvk": o.kvk, "status": o.status, "illustrative": o.illustrative}
+                for o in list_organisations(session, kind=kind)]
+    finally:
+        session.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['kind']:18} {r['ura'] or '-':9} {r['status']:11} {r['name']}")
+
+
+@main.group()
+def gateways() -> None:
+    """Hospital gateways (OAuth2 clients)."""
+
+
+@gateways.command("add")
+@click.option("--hospital", "ura", required=True, help="the hospital's URA")
+@click.option("--name", required=True)
+@click.option("--jwk", "jwk_file", type=click.Path(exists=True, dir_okay=False),
+              help="public JWK file (Ed25519 or P-256); omit for a generated secret")
+def gateways_add(ura: str, name: str, jwk_file: str | None) -> None:
+    from registry.services.gateways import register_gateway
+    from registry.services.organisations import find_by_ura
+
+    jwk = json.loads(Path(jwk_file).read_text()) if jwk_file else None
+    engine = _engine(_settings())
+    session = _session(engine)
+    try:
+        hospital = find_by_ura(session, ura)
+        gateway, secret = register_gateway(session, actor=Actor.system("cli"), clock=SystemClock(),
+                                           hospital_id=hospital.id, name=name, public_jwk=jwk)
+        session.commit()
+    except Exception as exc:  # noqa: BLE001
+        session.rollback()
+        _fail(exc)
+    finally:
+        session.close()
+    out = {"client_id": gateway.client_id, "hospital": ura, "name": name,
+           "token_endpoint_auth_method": "private_key_jwt" if jwk else "client_secret_basic"}
+    if secret:
+        out["client_secret"] = secret  # shown once; only its hash is stored
+    click.echo(json.dumps(out, indent=2))
+
+
+@gateways.command("revoke")
+@click.argument("client_id")
+@click.option("--reason", default="revoked from the command line")
+def gateways_revoke(client_id: str, reason: str) -> None:
+    from registry.services.gateways import set_gateway_status
+
+    engine = _engine(_settings())
+    session = _session(engine)
+    try:
+        set_gateway_status(session, actor=Actor.system("cli"), clock=SystemClock(),
+                           client_id=client_id, status="revoked", reason=reason)
+        session.commit()
+    except Exception as exc:  # noqa: BLE001
+        session.rollback()
+        _fail(exc)
+    finally:
+        session.close()
+    click.echo(json.dumps({"client_id": client_id, "status": "revoked"}))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

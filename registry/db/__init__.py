@@ -1,0 +1,21 @@
+"""Database layer: SQLModel tables by aggregate. Importing this package registers all tables."""
+
+from registry.db.agreements import AgreementDocument, DataProcessingAgreement, SubProcessor
+from registry.db.audit import AuditCheckpoint, AuditEntry
+from registry.db.base import metadata
+from registry.db.changes import ChangeRecord
+from registry.db.consent import PatientObjection, Purpose
+from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract, Licence, QuotaCounter
+from registry.db.decisions import Decision, UsageEvent
+from registry.db.oauth import AccessToken, AssertionJti, SigningKey
+from registry.db.organisations import Gateway, GatewayCredential, Organisation
+from registry.db.tools import Tool, ToolVersion
+from registry.db.users import User
+
+__all__ = [
+    "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
+    "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
+    "FrameworkContract", "Gateway", "GatewayCredential", "Licence", "Organisation",
+    "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
+    "ToolVersion", "UsageEvent", "User", "metadata",
+]

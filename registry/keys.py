@@ -1,0 +1,89 @@
+"""The registry's Ed25519 signing keys: bundles, decision JWS and audit checkpoints.
+
+Private keys live as PEM files in ``REGISTRY_SIGNING_KEY_DIR`` (never in the database); public
+keys are also recorded in ``signing_keys`` so that every instance publishes the same JWKS and a
+retired key stays published until the last thing it signed has expired. We sign with the fully
+specified JWS algorithm name ``Ed25519`` (RFC 9864), not the deprecated ``EdDSA``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from joserfc import jws
+from joserfc.jwk import OKPKey
+
+ALGORITHM = "Ed25519"
+# Accepted when verifying our own signatures and gateways' assertions (RFC 9864 deprecates EdDSA).
+ACCEPTED_ALGORITHMS = ["Ed25519", "EdDSA", "ES256"]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    key: OKPKey  # private
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk = self.key.as_dict(private=False)
+        jwk.update({"kid": self.kid, "alg": ALGORITHM, "use": "sig"})
+        return jwk
+
+    def sign(self, payload: dict[str, Any] | bytes, typ: str | None = None) -> str:
+        """A compact JWS over ``payload`` (canonical JSON when given a dict)."""
+        data = payload if isinstance(payload, bytes) else canonical_json(payload)
+        header = {"alg": ALGORITHM, "kid": self.kid}
+        if typ:
+            header["typ"] = typ
+        return jws.serialize_compact(header, data, self.key, algorithms=[ALGORITHM])
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _kid_for(private: Ed25519PrivateKey) -> str:
+    okp = OKPKey.import_key(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return okp.thumbprint()[:16]
+
+
+def load_or_create(directory: Path, now: datetime | None = None) -> SigningKey:
+    """The current signing key: the newest ``*.pem`` in ``directory``, created if there is none."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pems = sorted(directory.glob("ed25519-*.pem"))
+    if pems:
+        pem = pems[-1].read_bytes()
+        private = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError(f"{pems[-1]} is not an Ed25519 private key")
+    else:
+        private = Ed25519PrivateKey.generate()
+        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+        path = directory / f"ed25519-{stamp}.pem"
+        # Owner-only from the start: never a moment where the key is world-readable.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    key = OKPKey.import_key(pem)
+    return SigningKey(kid=_kid_for(private), key=key)
+
+
+def rotate(directory: Path, now: datetime) -> SigningKey:
+    """Create a new key; the previous one stays on disk (and in the JWKS) until retired."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    path = directory / f"ed25519-{now.strftime('%Y%m%dT%H%M%S%f')}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return SigningKey(kid=_kid_for(private), key=OKPKey.import_key(pem))

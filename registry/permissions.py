@@ -1,0 +1,61 @@
+"""The one list of permissions (``resource:action``, alphabetised) and which role holds which.
+
+Every route declares the permission it needs; services re-check it with :func:`require`.
+Unknown names fail loudly.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    AGREEMENTS_READ = "agreements:read"
+    AGREEMENTS_WRITE = "agreements:write"
+    AUDIT_EXPORT = "audit:export"
+    AUDIT_READ = "audit:read"
+    CONTRACTS_READ = "contracts:read"
+    CONTRACTS_WRITE = "contracts:write"
+    DECISIONS_EVALUATE = "decisions:evaluate"
+    DECISIONS_READ = "decisions:read"
+    GATEWAYS_MANAGE = "gateways:manage"
+    OBJECTIONS_READ = "objections:read"
+    OBJECTIONS_WRITE = "objections:write"
+    ORGANISATIONS_READ = "organisations:read"
+    ORGANISATIONS_WRITE = "organisations:write"
+    ROUTING_DECIDE = "routing:decide"
+    TOKENS_INTROSPECT = "tokens:introspect"
+    TOOLS_READ = "tools:read"
+    TOOLS_WRITE = "tools:write"
+    USAGE_READ = "usage:read"
+    USAGE_REPORT = "usage:report"
+    USERS_MANAGE = "users:manage"
+
+
+P = Permission
+_READ_ALL = {P.AGREEMENTS_READ, P.CONTRACTS_READ, P.DECISIONS_READ, P.ORGANISATIONS_READ,
+             P.TOOLS_READ, P.USAGE_READ}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "auditor": frozenset(_READ_ALL | {P.AUDIT_READ, P.AUDIT_EXPORT, P.OBJECTIONS_READ,
+                                      P.DECISIONS_EVALUATE, P.TOKENS_INTROSPECT}),
+    "legal": frozenset(_READ_ALL | {P.AGREEMENTS_WRITE, P.DECISIONS_EVALUATE}),
+    "privacy_officer": frozenset(_READ_ALL | {P.AUDIT_READ, P.OBJECTIONS_READ,
+                                              P.OBJECTIONS_WRITE}),
+    "procurement": frozenset(_READ_ALL | {P.CONTRACTS_WRITE, P.DECISIONS_EVALUATE,
+                                          P.ORGANISATIONS_WRITE, P.TOOLS_WRITE}),
+    "viewer": frozenset(_READ_ALL),
+    # A gateway's permissions are its OAuth scopes (registry.auth.scopes), not a role.
+}
+
+ROLES = tuple(sorted(ROLE_PERMISSIONS))
+
+
+def permissions_for_roles(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]:
+    out: set[Permission] = set()
+    for role in roles:
+        if role not in ROLE_PERMISSIONS:
+            raise ValueError(f"unknown role {role!r}; known roles: {', '.join(ROLES)}")
+        out |= ROLE_PERMISSIONS[role]
+    return frozenset(out)

@@ -1,0 +1,1 @@
+"""Routing policies: load and validate policies/*.cedar, build facts, evaluate, explain."""

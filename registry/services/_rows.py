@@ -1,0 +1,51 @@
+"""Create and update rows with their change record: the shape shared by the simple services."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.actor import Actor
+from registry.clock import Clock
+from registry.permissions import Permission
+from registry.services.changes import record_change, snapshot
+from registry.services.errors import Conflict
+
+T = TypeVar("T")
+
+
+def _flush(session: Session, what: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        # The named database constraint is the backstop behind the domain checks.
+        raise Conflict(f"{what} conflicts with an existing record: {exc.orig}") from exc
+
+
+def create_row(session: Session, *, actor: Actor, clock: Clock, permission: Permission,
+               row: T, message: str = "") -> T:
+    actor.require(permission)
+    if hasattr(row, "created_at") and getattr(row, "created_at", None) is None:
+        row.created_at = clock.now()  # type: ignore[attr-defined]
+    session.add(row)
+    _flush(session, type(row).__name__)
+    record_change(session, actor=actor, clock=clock, action="create", obj=row, before=None,
+                  message=message)
+    return row
+
+
+def update_row(session: Session, *, actor: Actor, clock: Clock, permission: Permission,
+               row: T, changes: dict[str, Any], action: str = "update", message: str = "") -> T:
+    actor.require(permission)
+    before = snapshot(row)
+    for key, value in changes.items():
+        if not hasattr(row, key):
+            raise ValueError(f"{type(row).__name__} has no field {key!r}")
+        setattr(row, key, value)
+    _flush(session, type(row).__name__)
+    record_change(session, actor=actor, clock=clock, action=action, obj=row, before=before,
+                  message=message)
+    return row

@@ -1,0 +1,328 @@
+"""The routing decision: "may this gateway send this study to this tool, for this purpose?"
+
+One snapshot of the facts, one Cedar evaluation (more only to explain a deny), and one short
+write: the quota reservation, the Decision and its audit entry, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.actor import Actor, PermissionDenied
+from registry.schemas import DecisionIn, EvaluateIn
+from registry.audit.entries import EXECUTE, append_entry
+from registry.clock import Clock
+from registry.db.agreements import DataProcessingAgreement, SubProcessor
+from registry.db.consent import PatientObjection, Purpose
+from registry.db.contracts import FrameworkContract, Licence
+from registry.db.decisions import Decision, Reservation
+from registry.db.organisations import Gateway, Organisation
+from registry.db.tools import Tool, ToolVersion
+from registry.domain.intended_use import Study
+from registry.domain.terms import in_force, term_date
+from registry.permissions import Permission
+from registry.policy.engine import PolicyEngine
+from registry.policy.facts import Snapshot, compute_facts, explain, licence_window
+from registry.services import quota as quota_service
+from registry.services.errors import NotFound, ValidationFailed
+
+
+@dataclass
+class DecisionOutcome:
+    decision: Decision
+    quota: dict[str, Any] | None
+    replayed: bool = False
+
+
+def idempotency_key(hospital_id: int, tool: str, purpose: str, study_key: str) -> str:
+    raw = "\x1f".join((str(hospital_id), tool, purpose, study_key))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# -- loading the snapshot -------------------------------------------------------------------------
+
+def _pick_licence(rows: list[tuple[Licence, FrameworkContract]], day: date):
+    """Prefer the call-off in force on ``day``; else the one whose term is nearest (for the reason)."""
+    if not rows:
+        return None, None
+
+    def rank(row):
+        lic, con = row
+        return (lic.status == "active" and in_force(lic.starts_on, lic.ends_on, day),
+                con.status == "active" and in_force(con.starts_on, con.ends_on, day),
+                lic.starts_on <= day, lic.ends_on)
+    return max(rows, key=rank)
+
+
+def _pick_agreement(candidates: list[DataProcessingAgreement], purpose: str, day: date):
+    if not candidates:
+        return None
+
+    def rank(dpa):
+        signed = dpa.status == "signed"
+        return (signed and in_force(dpa.effective_on, dpa.ends_on, day), signed,
+                purpose in (dpa.purposes or []), dpa.effective_on or date.min)
+    return max(candidates, key=rank)
+
+
+def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway | None,
+                  request: DecisionIn, day: date) -> Snapshot:
+    row = session.execute(
+        select(Tool, ToolVersion)
+        .join(ToolVersion, ToolVersion.tool_id == Tool.id)
+        .where(Tool.slug == request.tool,
+               ToolVersion.version == request.tool_version if request.tool_version
+               else ToolVersion.is_default)
+    ).first()
+    tool, version = (row[0], row[1]) if row else (None, None)
+    snap = Snapshot(day=day, hospital=hospital, gateway=gateway, tool=tool, version=version,
+                    purpose=session.get(Purpose, request.purpose), purpose_code=request.purpose,
+                    tool_slug=request.tool)
+    if tool is None:
+        return snap
+    snap.licence, snap.contract = _pick_licence(list(session.execute(
+        select(Licence, FrameworkContract)
+        .join(FrameworkContract, FrameworkContract.id == Licence.contract_id)
+        .where(Licence.hospital_id == hospital.id, Licence.tool_id == tool.id))), day)
+    if snap.licence is not None:
+        snap.quota_used = quota_service.used_in_window(
+            session, snap.licence.id, licence_window(snap.licence, day).starts_on)
+    # The processing chain: the platform operator hosting the model, then the tool's vendor.
+    chain_ids = [i for i in (tool.operator_id, tool.vendor_id) if i is not None]
+    orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(chain_ids)))}
+    snap.chain = [orgs[i] for i in chain_ids if i in orgs]
+    snap.agreement = _pick_agreement(list(session.scalars(
+        select(DataProcessingAgreement).where(DataProcessingAgreement.controller_id == hospital.id,
+                                              DataProcessingAgreement.processor_id == chain_ids[0]))),
+        request.purpose, day)
+    if snap.agreement is not None:
+        snap.agreement_subprocessors = list(session.scalars(
+            select(SubProcessor).where(SubProcessor.agreement_id == snap.agreement.id)))
+    if request.patient_pseudonym:
+        snap.objection = session.scalar(
+            select(PatientObjection).where(
+                PatientObjection.hospital_id == hospital.id,
+                PatientObjection.pseudonym == request.patient_pseudonym,
+                PatientObjection.purpose == request.purpose,
+                PatientObjection.recorded_on <= day,
+                or_(PatientObjection.withdrawn_on.is_(None), PatientObjection.withdrawn_on >= day))
+            .limit(1))
+    return snap
+
+
+def _study(request: DecisionIn) -> Study:
+    s = request.study
+    return Study(modality=s.modality, body_part=s.body_part, age_years=s.age_years,
+                 sex=s.patient_sex, sop_class_uids=tuple(s.sop_class_uids), contrast=s.contrast)
+
+
+def _refs(snap: Snapshot) -> dict[str, Any]:
+    refs: dict[str, Any] = {}
+    if snap.licence is not None:
+        refs["licence"] = {"id": snap.licence.id, "reference": snap.licence.reference}
+    if snap.contract is not None:
+        refs["contract"] = {"id": snap.contract.id, "reference": snap.contract.reference}
+    if snap.agreement is not None:
+        refs["agreement"] = {"id": snap.agreement.id, "reference": snap.agreement.reference}
+    if snap.version is not None:
+        refs["tool_version"] = {"id": snap.version.id, "version": snap.version.version}
+    return refs
+
+
+def _quota_view(snap: Snapshot, used: int) -> dict[str, Any] | None:
+    lic = snap.licence
+    if lic is None or lic.quota_limit is None:
+        return None
+    window = licence_window(lic, snap.day)
+    return {"limit": lic.quota_limit, "used": used, "remaining": max(lic.quota_limit - used, 0),
+            "period_start": window.starts_on.isoformat(), "period_end": window.ends_on.isoformat()}
+
+
+# -- deciding -------------------------------------------------------------------------------------
+
+def _evaluate(engine: PolicyEngine, snap: Snapshot, request: DecisionIn, principal: str):
+    facts = compute_facts(snap, _study(request))
+    verdict = engine.evaluate(principal, request.tool, facts.context)
+    return facts, verdict
+
+
+def _store(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str,
+           snap: Snapshot, request: DecisionIn, facts, verdict, reservation: str, overage: bool,
+           idem: str | None) -> Decision:
+    permit = verdict.permit
+    reasons = [] if permit else [explain(code, snap, facts) for code in verdict.failed]
+    obligations = []
+    if permit and kind == "decide" and not request.dry_run:
+        obligations.append({"code": "REPORT_USAGE"})
+        if overage:
+            obligations.append({"code": "OVERAGE_BILLABLE"})
+    window = licence_window(snap.licence, snap.day) if snap.licence is not None else None
+    decision = Decision(
+        id=str(uuid.uuid4()), decided_at=clock.now(), kind=kind,
+        outcome="permit" if permit else "deny", dry_run=request.dry_run, evaluated_on=snap.day,
+        gateway_id=snap.gateway.id if snap.gateway is not None else None,
+        hospital_id=snap.hospital.id, actor=actor.ref, tool_slug=request.tool,
+        tool_version_id=snap.version.id if snap.version is not None else None,
+        purpose=request.purpose, study_key=request.study.study_key, idempotency_key=idem,
+        reasons=reasons, obligations=obligations, refs=_refs(snap),
+        request=request.model_dump(mode="json", exclude={"at", "hospital_ura"}),
+        facts=facts.context, rules=list(verdict.rules), policy_version=engine.version,
+        licence_id=snap.licence.id if snap.licence is not None and reservation != Reservation.NONE else None,
+        quota_window_start=window.starts_on if window and reservation != Reservation.NONE else None,
+        overage=overage, reservation=reservation,
+    )
+    session.add(decision)
+    return decision
+
+
+def _audit(session: Session, *, actor: Actor, clock: Clock, decision: Decision) -> None:
+    """NEN 7513: an E (execute) event for the transfer the gateway asks to start."""
+    checks = {"authorisation": decision.outcome, "consent": "objection" if any(
+        r["code"] == "PATIENT_OBJECTION" for r in decision.reasons) else "no-objection",
+        "reasons": [r["code"] for r in decision.reasons]}
+    objects = [{"type": "decision", "id": decision.id},
+               {"type": "tool", "id": decision.tool_slug},
+               {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"}]
+    if decision.request.get("patient_pseudonym"):
+        objects.append({"type": "patient", "id": decision.request["patient_pseudonym"],
+                        "sensitivity": "pseudonym"})
+    append_entry(session, actor=actor, at=decision.decided_at,
+                 event_type="decision" if decision.kind == "decide" else "evaluation",
+                 action_code=EXECUTE, outcome="success" if decision.outcome == "permit" else "denied",
+                 object_type="decision", object_id=decision.id, objects=objects, checks=checks,
+                 detail={"outcome": decision.outcome, "dry_run": decision.dry_run,
+                         "evaluated_on": decision.evaluated_on.isoformat(),
+                         "policy_version": decision.policy_version},
+                 purpose_of_use=decision.purpose)
+
+
+def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
+           request: DecisionIn) -> DecisionOutcome:
+    """Decide for the actor's own gateway and hospital (never one named in the body)."""
+    actor.require(Permission.ROUTING_DECIDE)
+    if actor.kind != "gateway" or actor.hospital_id is None:
+        raise PermissionDenied(Permission.ROUTING_DECIDE, actor)
+    idem = idempotency_key(actor.hospital_id, request.tool, request.purpose, request.study.study_key)
+    if not request.dry_run:
+        replay = _find_permit(session, idem)
+        if replay is not None:
+            return replay
+    gateway, hospital = session.execute(
+        select(Gateway, Organisation).join(Organisation, Organisation.id == Gateway.hospital_id)
+        .where(Gateway.id == actor.gateway_id)).one()
+    snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request,
+                         day=term_date(clock.now()))
+    facts, verdict = _evaluate(engine, snap, request, actor.id)
+    used = snap.quota_used
+    if not verdict.permit or request.dry_run:
+        decision = _store(session, actor=actor, clock=clock, engine=engine, kind="decide", snap=snap,
+                          request=request, facts=facts, verdict=verdict,
+                          reservation=Reservation.NONE, overage=False, idem=None)
+        _audit(session, actor=actor, clock=clock, decision=decision)
+        session.flush()
+        return DecisionOutcome(decision, _quota_view(snap, used))
+    lic = snap.licence
+    try:
+        # The savepoint makes a lost race on the idempotency key undo this attempt's reservation.
+        with session.begin_nested():
+            reserved, overage = quota_service.reserve(
+                session, lic.id, facts.window, lic.quota_limit, lic.on_quota_exhausted == "overage")
+            if not reserved:
+                # Another gateway took the last unit between our read and our write: re-decide
+                # on the fresh count, so the deny carries its reasons from the policies.
+                snap.quota_used = used = lic.quota_limit
+                facts, verdict = _evaluate(engine, snap, request, actor.id)
+            else:
+                used += 1
+            decision = _store(session, actor=actor, clock=clock, engine=engine, kind="decide",
+                              snap=snap, request=request, facts=facts, verdict=verdict,
+                              reservation=Reservation.RESERVED if reserved else Reservation.NONE,
+                              overage=overage, idem=idem if reserved else None)
+            _audit(session, actor=actor, clock=clock, decision=decision)
+            session.flush()
+    except IntegrityError:
+        replay = _find_permit(session, idem)
+        if replay is None:
+            raise
+        return replay
+    return DecisionOutcome(decision, _quota_view(snap, used))
+
+
+def _find_permit(session: Session, idem: str) -> DecisionOutcome | None:
+    existing = session.scalar(select(Decision).where(Decision.idempotency_key == idem))
+    if existing is None:
+        return None
+    lic = session.get(Licence, existing.licence_id) if existing.licence_id else None
+    quota = None
+    if lic is not None and lic.quota_limit is not None and existing.quota_window_start:
+        used = quota_service.used_in_window(session, lic.id, existing.quota_window_start)
+        window = licence_window(lic, existing.evaluated_on)
+        quota = {"limit": lic.quota_limit, "used": used, "remaining": max(lic.quota_limit - used, 0),
+                 "period_start": window.starts_on.isoformat(), "period_end": window.ends_on.isoformat()}
+    return DecisionOutcome(existing, quota, replayed=True)
+
+
+def evaluate_at(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
+                request: EvaluateIn) -> DecisionOutcome:
+    """Time travel: the same engine on the terms as they stand, for the day ``at``; reserves nothing.
+
+    A gateway evaluates for its own hospital; staff with ``decisions:evaluate`` may name any.
+    """
+    gateway = None
+    if actor.kind == "gateway":
+        actor.require(Permission.ROUTING_DECIDE)
+        if request.hospital_ura:
+            raise ValidationFailed("a gateway evaluates for its own hospital only",
+                                   {"hospital_ura": "not allowed for gateways"})
+        gateway = session.get(Gateway, actor.gateway_id)
+        hospital = session.get(Organisation, actor.hospital_id)
+    else:
+        actor.require(Permission.DECISIONS_EVALUATE)
+        if not request.hospital_ura:
+            raise ValidationFailed("name the hospital", {"hospital_ura": "is required for staff"})
+        hospital = session.scalar(select(Organisation).where(Organisation.ura == request.hospital_ura,
+                                                             Organisation.kind == "hospital"))
+        if hospital is None:
+            raise ValidationFailed("unknown hospital", {"hospital_ura": "no hospital with this URA"})
+    snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request, day=request.at)
+    facts, verdict = _evaluate(engine, snap, request, actor.id)
+    decision = _store(session, actor=actor, clock=clock, engine=engine, kind="evaluate", snap=snap,
+                      request=request, facts=facts, verdict=verdict, reservation=Reservation.NONE,
+                      overage=False, idem=None)
+    _audit(session, actor=actor, clock=clock, decision=decision)
+    session.flush()
+    return DecisionOutcome(decision, _quota_view(snap, snap.quota_used))
+
+
+def get_decision(session: Session, *, actor: Actor, decision_id: str) -> Decision:
+    """A stored decision. Gateways see only their own hospital's; staff need decisions:read."""
+    decision = session.get(Decision, decision_id)
+    if actor.kind == "gateway":
+        actor.require(Permission.ROUTING_DECIDE)
+        if decision is not None and decision.hospital_id != actor.hospital_id:
+            decision = None  # another hospital's decision does not exist for this caller
+    else:
+        actor.require(Permission.DECISIONS_READ)
+    if decision is None:
+        raise NotFound(f"no decision {decision_id}")
+    return decision
+
+
+def decision_view(outcome: DecisionOutcome, ttl_seconds: int = 0) -> dict[str, Any]:
+    d = outcome.decision
+    return {
+        "decision_id": d.id, "decision": d.outcome, "reasons": d.reasons,
+        "obligations": d.obligations, "refs": d.refs, "quota": outcome.quota,
+        "policy_version": d.policy_version,
+        "decided_at": d.decided_at.isoformat().replace("+00:00", "Z"),
+        "evaluated_on": d.evaluated_on.isoformat(), "dry_run": d.dry_run,
+        "replayed": outcome.replayed, "ttl_seconds": ttl_seconds,
+    }

@@ -1,0 +1,62 @@
+"""Typed settings, read from the environment with the ``REGISTRY_`` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholder secrets that are fine on a developer's laptop and never anywhere else.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEV_PSEUDONYM_KEY = "dev-only-insecure-pseudonym-key"
+_PLACEHOLDERS = {DEV_SECRET_KEY, DEV_PSEUDONYM_KEY, "changeme", "change-me", "secret", ""}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///instance/registry.db"
+    secret_key: str = DEV_SECRET_KEY
+    # Directory holding the registry's Ed25519 signing keys (bundles, decisions, checkpoints).
+    signing_key_dir: Path = Path("instance/keys")
+    # Terms (contracts, licences, agreements, certificates) are calendar dates in this zone.
+    timezone: str = "Europe/Amsterdam"
+    # Lifetimes, in seconds.
+    access_token_ttl: int = Field(default=600, ge=30, le=3600)
+    bundle_ttl: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    reservation_window: int = Field(default=24 * 3600, ge=60)
+    # How many unsealed audit entries/seconds before the sequencer seals a batch.
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+    audit_retention_days: int = Field(default=190, ge=183)  # EU AI Act Art. 26(6): >= six months
+    # Size limit for any JSON request body, checked before parsing.
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    issuer: str = "http://127.0.0.1:5000"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except ZoneInfoNotFoundError as exc:  # pragma: no cover - message path
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> "Settings":
+        if self.environment == "production":
+            if self.secret_key in _PLACEHOLDERS or len(self.secret_key) < 32:
+                raise ValueError(
+                    "REGISTRY_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "outside development"
+                )
+            if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
+                raise ValueError("an in-memory database is not allowed in production")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

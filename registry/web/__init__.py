@@ -1,0 +1,9 @@
+"""The web UI (Dutch and English): thin views over the services."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+blueprint = Blueprint("web", __name__)
+
+from registry.web import views  # noqa: E402,F401

@@ -1,0 +1,106 @@
+"""Web views: parse, call a service, render. The permission each view needs is declared."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from registry.actor import Actor
+from registry.db.tools import Tool, ToolVersion
+from registry.db.users import User
+from registry.edge import db, request_id
+from registry.permissions import Permission
+from registry.services.organisations import list_organisations
+from registry.services.users import authenticate
+from registry.web import blueprint
+from registry.web.i18n import current_locale, translate
+
+
+@blueprint.app_context_processor
+def _inject():
+    return {"_": translate, "locale": current_locale(), "actor": g.get("web_actor")}
+
+
+def web_actor() -> Actor | None:
+    user_id = session.get("user_id")
+    if user_id is None:
+        return None
+    user = db().get(User, user_id)
+    if user is None or not user.active:
+        session.clear()
+        return None
+    return Actor.for_user(user, request_id=request_id(), network_access_point=request.remote_addr or "")
+
+
+def public() -> Callable:
+    """A page anyone may see (it shows only public facts: hospitals, tools)."""
+    def wrap(view: Callable) -> Callable:
+        view.required_permissions = ()  # type: ignore[attr-defined]
+        return view
+    return wrap
+
+
+def login_required(*permissions: Permission) -> Callable:
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            actor = web_actor()
+            if actor is None:
+                return redirect(url_for("web.login", next=request.path))
+            if permissions and not any(actor.can(p) for p in permissions):
+                abort(403)
+            g.web_actor = actor
+            return view(*args, **kwargs)
+        inner.required_permissions = permissions  # type: ignore[attr-defined]
+        return inner
+    return wrap
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(validators=[DataRequired()])
+    password = PasswordField(validators=[DataRequired()])
+
+
+@blueprint.get("/")
+@public()
+def index():
+    g.web_actor = web_actor()
+    session_ = db()
+    hospitals = list_organisations(session_, kind="hospital")
+    tools = session_.execute(select(Tool).order_by(Tool.name)).scalars().all()
+    versions = {t.id: [] for t in tools}
+    for v in session_.scalars(select(ToolVersion).order_by(ToolVersion.version)):
+        versions.setdefault(v.tool_id, []).append(v)
+    vendors = {o.id: o for o in list_organisations(session_, kind="vendor")}
+    return render_template("index.html", hospitals=hospitals, tools=tools, versions=versions,
+                           vendors=vendors)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@public()
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(db(), form.email.data, form.password.data)
+        if user is not None:
+            session.clear()
+            session["user_id"] = user.id
+            target = request.args.get("next", "")
+            # Only local paths: never an open redirect.
+            return redirect(target if target.startswith("/") and not target.startswith("//")
+                            else url_for("web.index"))
+        flash(translate("login.failed"), "error")
+    return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
+
+
+@blueprint.post("/logout")
+@login_required()
+def logout():
+    session.clear()
+    return redirect(url_for("web.index"))

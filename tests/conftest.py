@@ -1,0 +1,147 @@
+"""Test fixtures.
+
+The schema is built by Alembic once per test session (on SQLite, or on PostgreSQL when
+REGISTRY_TEST_DATABASE_URL points there), with the demo world seeded at a fixed clock. Each test
+then runs inside a connection-level transaction that is rolled back, using savepoints for the
+commits the edges make (warehouse's pattern). Tests that need real commits across threads use
+``fresh_engine``: a brand-new database of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.clock import FixedClock
+from registry.db.base import make_engine
+from registry.db.migrate import upgrade
+from registry.policy.engine import PolicyEngine
+from registry.settings import Settings
+
+# The demo world and most tests live on this day (Amsterdam: 2026-06-01, 12:00 CEST).
+DEMO_NOW = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def database_url(tmp_dir: Path) -> str:
+    return os.environ.get("REGISTRY_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'test.db'}"
+
+
+def is_postgres() -> bool:
+    return os.environ.get("REGISTRY_TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def new_database(tmp_dir: Path) -> tuple[str, callable]:
+    """A new, empty database: a file on SQLite, a new database on the PostgreSQL server."""
+    if is_postgres():
+        base = make_url(os.environ["REGISTRY_TEST_DATABASE_URL"])
+        name = f"regtest_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                            isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+        return base.set(database=name).render_as_string(hide_password=False), drop
+    path = tmp_dir / f"{uuid.uuid4().hex[:8]}.db"
+    return f"sqlite:///{path}", lambda: None
+
+
+@pytest.fixture(scope="session")
+def policy_engine() -> PolicyEngine:
+    return PolicyEngine.load()
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory, policy_engine):
+    """The session's database: migrated to head by Alembic, demo world seeded, committed."""
+    from registry.demo import seed_demo
+
+    tmp = tmp_path_factory.mktemp("db")
+    url = database_url(tmp)
+    if is_postgres():
+        _reset_postgres(url)
+    eng = make_engine(url)
+    upgrade(eng)
+    session = sessionmaker(bind=eng)()
+    seed_demo(session, clock=FixedClock(DEMO_NOW), engine=policy_engine)
+    session.commit()
+    session.close()
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def sessions(connection):
+    """A session factory whose commits become savepoints inside the test's transaction."""
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                        expire_on_commit=False, autoflush=False)
+
+
+@pytest.fixture
+def session(sessions) -> Session:
+    s = sessions()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(DEMO_NOW)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(environment="test", database_url="sqlite://", signing_key_dir=tmp_path / "keys",
+                    secret_key="test-secret-key-" + "x" * 32)
+
+
+@pytest.fixture
+def app(engine, sessions, clock, settings):
+    from registry.app import create_app
+
+    app = create_app(settings, clock=clock, engine=engine, sessions=sessions)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def fresh_engine(tmp_path):
+    """A brand-new database of this test's own (for concurrency and migration tests)."""
+    url, drop = new_database(tmp_path)
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+    drop()

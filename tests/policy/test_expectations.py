@@ -1,0 +1,130 @@
+"""The policy expectation tables in policies/tests/, and the invariants of the policy engine."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from registry.policy.engine import POLICY_DIR, REASON_CODES, PolicyEngine, PolicyLoadError
+
+TABLES = POLICY_DIR / "tests"
+BASELINE = json.loads((TABLES / "baseline.json").read_text())
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        for attr, v in value.items():
+            if v is None:
+                out[key].pop(attr)  # a missing attribute: Cedar errors on it
+            else:
+                out[key][attr] = v
+    return out
+
+
+def _cases():
+    for path in sorted(TABLES.glob("*.json")):
+        if path.name == "baseline.json":
+            continue
+        for case in json.loads(path.read_text()):
+            yield pytest.param(case, id=f"{path.stem}: {case['name']}")
+
+
+@pytest.mark.parametrize("case", list(_cases()))
+def test_expectation(policy_engine, case):
+    verdict = policy_engine.evaluate("gw-test", "bonexpert", _merge(BASELINE, case["facts"]))
+    assert ("permit" if verdict.permit else "deny") == case["decision"]
+    assert list(verdict.failed) == case["reasons"]
+
+
+_bools = st.booleans()
+_facts = st.fixed_dictionaries({
+    "gateway": st.fixed_dictionaries({"active": _bools}),
+    "hospital": st.fixed_dictionaries({"active": _bools}),
+    "tool": st.fixed_dictionaries({"known": _bools, "suspended": _bools, "certificate_valid": _bools}),
+    "purpose": st.fixed_dictionaries({"known": _bools}),
+    "study": st.fixed_dictionaries({"within_intended_use": _bools}),
+    "licence": st.fixed_dictionaries({"present": _bools, "in_force": _bools, "contract_in_force": _bools,
+                                      "quota_limited": _bools,
+                                      "quota_remaining": st.integers(min_value=0, max_value=3),
+                                      "overage_allowed": _bools}),
+    "agreement": st.fixed_dictionaries({"present": _bools, "signed": _bools, "in_force": _bools,
+                                        "covers_purpose": _bools, "chain_approved": _bools}),
+    "patient": st.fixed_dictionaries({"objected": _bools}),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(_facts)
+def test_route_permits_exactly_when_every_check_holds(facts):
+    """route.cedar and checks.cedar stay in step: a permit has no failing check, a deny has at
+    least one, and never the catch-all POLICY_ERROR when the facts are complete."""
+    engine = _ENGINE
+    verdict = engine.evaluate("gw", "tool", facts)
+    failed, errors = engine._explain({"principal": 'Gateway::"gw"', "action": "", "resource": 'Tool::"tool"',
+                                      "context": facts})
+    assert errors == ()
+    assert verdict.permit == (failed == ())
+    if not verdict.permit:
+        assert list(verdict.failed) == list(failed)
+        assert set(verdict.failed) <= set(REASON_CODES)
+
+
+_ENGINE = PolicyEngine.load()
+
+
+def test_policy_version_is_a_hash_of_the_files(policy_engine, tmp_path):
+    for path in POLICY_DIR.glob("*.cedar*"):
+        (tmp_path / path.name).write_text(path.read_text())
+    assert PolicyEngine.load(tmp_path).version == policy_engine.version
+    (tmp_path / "route.cedar").write_text((tmp_path / "route.cedar").read_text() + "\n// edit\n")
+    assert PolicyEngine.load(tmp_path).version != policy_engine.version
+
+
+def _copy_policies(tmp_path: Path) -> Path:
+    for path in POLICY_DIR.glob("*.cedar*"):
+        (tmp_path / path.name).write_text(path.read_text())
+    return tmp_path
+
+
+def test_a_policy_that_does_not_parse_stops_start_up(tmp_path):
+    d = _copy_policies(tmp_path)
+    (d / "broken.cedar").write_text('@id("x")\n@reason("X")\npermit (principal, action, resource) when { ;')
+    with pytest.raises(PolicyLoadError):
+        PolicyEngine.load(d)
+
+
+def test_a_policy_that_does_not_validate_stops_start_up(tmp_path):
+    d = _copy_policies(tmp_path)
+    (d / "bad.cedar").write_text('@id("bad")\n@reason("X")\npermit (principal, action == Action::"route", resource)'
+                                 ' when { context.no_such_fact };')
+    with pytest.raises(PolicyLoadError, match="validate"):
+        PolicyEngine.load(d)
+
+
+def test_every_reason_code_needs_its_check(tmp_path):
+    d = _copy_policies(tmp_path)
+    text = (d / "checks.cedar").read_text().replace('@reason("PATIENT_OBJECTION")', '@reason("SOMETHING_ELSE")')
+    (d / "checks.cedar").write_text(text)
+    with pytest.raises(PolicyLoadError, match="PATIENT_OBJECTION"):
+        PolicyEngine.load(d)
+
+
+def test_a_forbid_policy_with_an_error_cannot_turn_into_a_permit(tmp_path):
+    """Cedar skips a policy that errors. A forbid written on a missing attribute would be skipped
+    and let the permit through; the engine treats any evaluation error as a deny."""
+    d = _copy_policies(tmp_path)
+    (d / "zz_forbid.cedar").write_text(
+        '@id("forbid.objection")\n@reason("PATIENT_OBJECTION")\n'
+        'forbid (principal, action == Action::"route", resource) when { context.patient.objected };')
+    engine = PolicyEngine.load(d)
+    facts = copy.deepcopy(BASELINE)
+    del facts["patient"]["objected"]  # the forbid errors on the missing attribute and is skipped
+    verdict = engine.evaluate("gw", "tool", facts)
+    assert not verdict.permit
+    assert "POLICY_ERROR" in verdict.failed

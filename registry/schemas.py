@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from registry.domain.dicom import is_uid, parse_age_string
 from registry.domain.identifiers import looks_like_bsn, validate_pseudonym
@@ -23,7 +23,7 @@ class StudyIn(_Strict):
     study_key: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
     modality: Annotated[str, Field(max_length=16, pattern=r"^[A-Z]{2,16}$")] | None = None
     body_part: Annotated[str, Field(max_length=64, pattern=r"^[A-Z0-9 _-]{1,64}$")] | None = None
-    patient_age_years: StrictFloat | StrictInt | None = None
+    patient_age_years: float | None = None  # strict: a JSON number, never a string
     patient_age: Annotated[str, Field(max_length=4)] | None = None
     patient_sex: Literal["M", "F", "O"] | None = None
     sop_class_uids: Annotated[list[str], Field(max_length=32)] = []
@@ -39,7 +39,7 @@ class StudyIn(_Strict):
 
     @field_validator("patient_age_years")
     @classmethod
-    def _age_range(cls, value: float | int | None) -> float | int | None:
+    def _age_range(cls, value: float | None) -> float | None:
         if value is not None and not (0 <= value <= 150):
             raise ValueError("must be between 0 and 150")
         return value

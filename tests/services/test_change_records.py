@@ -1,0 +1,144 @@
+"""Every service that changes data writes a ChangeRecord (and its audit entry) in the same
+transaction as the change: both are there after the flush, and both vanish on rollback."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+import registry.services
+from registry.db.audit import AuditEntry
+from registry.db.changes import ChangeRecord
+from tests.factories import SYSTEM, make_world
+
+# Service functions that change data, with a call that exercises each. Read-only helpers and the
+# decision path (which writes a Decision + audit entry instead of a change record) are listed
+# in NOT_CHANGES with the reason.
+NOT_CHANGES = {
+    "changes.record_change": "the mechanism itself, used by all of the above",
+    "decisions.decide": "writes a Decision and its audit entry (tested in test_decisions)",
+    "decisions.evaluate_at": "writes a Decision of kind evaluate and its audit entry",
+}
+
+
+def _calls(w, clock):
+    kw = {"actor": SYSTEM, "clock": clock}
+    from registry.services import (agreements, contracts, gateways, objections, organisations,
+                                   tools, users)
+    return {
+        "organisations.create_organisation": lambda s: organisations.create_organisation(
+            s, **kw, kind="vendor", name="Another Vendor"),
+        "organisations.set_organisation_status": lambda s: organisations.set_organisation_status(
+            s, **kw, organisation_id=w.hospital.id, status="suspended", reason="audit"),
+        "tools.create_tool": lambda s: tools.create_tool(
+            s, **kw, slug="another", name="Another", vendor_id=w.vendor.id, operator_id=None),
+        "tools.create_tool_version": lambda s: tools.create_tool_version(
+            s, **kw, tool_id=w.tool.id, version="2.0", intended_use={"modalities": ["CT"]}),
+        "tools.suspend_tool_version": lambda s: tools.suspend_tool_version(
+            s, **kw, tool_version_id=w.version.id, reason="risk"),
+        "tools.reinstate_tool_version": lambda s: tools.reinstate_tool_version(
+            s, **kw, tool_version_id=w.version.id, reason="fixed"),
+        "contracts.create_contract": lambda s: contracts.create_contract(
+            s, **kw, reference="FW-X", title="X", vendor_id=w.vendor.id, starts_on=date(2026, 1, 1),
+            ends_on=date(2026, 12, 31), buyer_ids=[], tools=[]),
+        "contracts.create_licence": lambda s: contracts.create_licence(
+            s, **kw, reference="LIC-X", contract_id=w.contract.id, hospital_id=w.hospital.id,
+            tool_id=w.tool.id, starts_on=date(2026, 2, 1), ends_on=date(2026, 3, 1), quota_limit=5),
+        "contracts.set_licence_status": lambda s: contracts.set_licence_status(
+            s, **kw, licence_id=w.licence.id, status="suspended", reason="x"),
+        "contracts.set_contract_status": lambda s: contracts.set_contract_status(
+            s, **kw, contract_id=w.contract.id, status="suspended", reason="x"),
+        "agreements.create_agreement": lambda s: agreements.create_agreement(
+            s, **kw, reference="DPA-X", controller_id=w.hospital.id, processor_id=w.vendor.id,
+            purposes=["research"], effective_on=None, ends_on=None),
+        "agreements.add_subprocessor": lambda s: agreements.add_subprocessor(
+            s, **kw, agreement_id=w.agreement.id, name="Hosting BV"),
+        "agreements.transition_agreement": lambda s: agreements.transition_agreement(
+            s, **kw, agreement_id=w.agreement.id, to="terminated", reason="x"),
+        "objections.create_purpose": lambda s: objections.create_purpose(
+            s, **kw, code="teaching", label_en="Teaching", label_nl="Onderwijs"),
+        "objections.record_objection": lambda s: objections.record_objection(
+            s, **kw, hospital_id=w.hospital.id, pseudonym="cd" * 32, purposes=["research"],
+            recorded_on=date(2026, 1, 1)),
+        "objections.withdraw_objection": lambda s: objections.withdraw_objection(
+            s, **kw, objection_id=objections.record_objection(
+                s, **kw, hospital_id=w.hospital.id, pseudonym="ef" * 32, purposes=["research"],
+                recorded_on=date(2026, 1, 1))[0].id, last_day=date(2026, 6, 1)),
+        "users.create_user": lambda s: users.create_user(
+            s, **kw, email="new@example.org", roles=["viewer"], password="long enough pw"),
+        "gateways.register_gateway": lambda s: gateways.register_gateway(
+            s, **kw, hospital_id=w.hospital.id, name="second"),
+        "gateways.add_credential": lambda s: gateways.add_credential(
+            s, **kw, gateway=w.gateway, public_jwk=None),
+        "gateways.set_gateway_status": lambda s: gateways.set_gateway_status(
+            s, **kw, client_id=w.gateway.client_id, status="suspended"),
+    }
+
+
+def _changing_services() -> set[str]:
+    """Public service functions taking an actor and a clock: the ones that may change data."""
+    names = set()
+    for info in pkgutil.iter_modules(registry.services.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"registry.services.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            params = inspect.signature(fn).parameters
+            if "actor" in params and "clock" in params:
+                names.add(f"{info.name}.{name}")
+    return names
+
+
+def test_every_changing_service_is_covered_here(session, clock):
+    """A new service that changes data must be added to the table above (or NOT_CHANGES)."""
+    world = make_world(session, clock)
+    covered = set(_calls(world, clock)) | set(NOT_CHANGES)
+    missing = _changing_services() - covered
+    assert not missing, f"services without a change-record test: {sorted(missing)}"
+
+
+def _count(session, model):
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("name", sorted(_calls(None, None)))
+def test_service_writes_change_record_in_the_same_transaction(sessions, clock, name):
+    session = sessions()
+    world = make_world(session, clock)
+    session.commit()
+    changes, entries = _count(session, ChangeRecord), _count(session, AuditEntry)
+    latest = session.scalar(select(func.max(ChangeRecord.id)))
+
+    _calls(world, clock)[name](session)
+    session.flush()
+    new = list(session.scalars(select(ChangeRecord).where(ChangeRecord.id > latest)))
+    assert new, f"{name} wrote no change record"
+    assert all(r.actor == SYSTEM.ref and r.object_type and r.object_id for r in new)
+    assert all(r.after is not None for r in new if r.action != "delete")
+    assert _count(session, AuditEntry) >= entries + len(new)
+    assert not any("secret_hash" in (r.after or {}) or "password_hash" in (r.after or {}) for r in new)
+
+    # Same transaction: undoing the change undoes its record.
+    session.rollback()
+    assert _count(session, ChangeRecord) == changes
+    assert _count(session, AuditEntry) == entries
+    session.close()
+
+
+def test_update_records_before_and_after(session, clock):
+    from registry.services import contracts
+
+    world = make_world(session, clock)
+    contracts.set_licence_status(session, actor=SYSTEM, clock=clock, licence_id=world.licence.id,
+                                 status="suspended", reason="invoice unpaid")
+    record = session.scalar(select(ChangeRecord).order_by(ChangeRecord.id.desc()).limit(1))
+    assert record.action == "suspended" and record.object_type == "licences"
+    assert record.before["status"] == "active" and record.after["status"] == "suspended"
+    assert record.message == "invoice unpaid"

@@ -85,3 +85,10 @@ def reinstate_tool_version(session: Session, *, actor: Actor, clock: Clock, tool
 
 def list_tools(session: Session) -> list[Tool]:
     return list(session.scalars(select(Tool).order_by(Tool.name)))
+
+
+def versions_by_tool(session: Session) -> dict[int, list[ToolVersion]]:
+    out: dict[int, list[ToolVersion]] = {}
+    for v in session.scalars(select(ToolVersion).order_by(ToolVersion.tool_id, ToolVersion.version)):
+        out.setdefault(v.tool_id, []).append(v)
+    return out

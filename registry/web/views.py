@@ -7,16 +7,15 @@ from typing import Callable
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from registry.actor import Actor
-from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
 from registry.edge import db, request_id
 from registry.permissions import Permission
 from registry.services.organisations import list_organisations
+from registry.services.tools import list_tools, versions_by_tool
 from registry.services.users import authenticate
 from registry.web import blueprint
 from registry.web.i18n import current_locale, translate
@@ -72,14 +71,11 @@ class LoginForm(FlaskForm):
 def index():
     g.web_actor = web_actor()
     session_ = db()
-    hospitals = list_organisations(session_, kind="hospital")
-    tools = session_.execute(select(Tool).order_by(Tool.name)).scalars().all()
-    versions = {t.id: [] for t in tools}
-    for v in session_.scalars(select(ToolVersion).order_by(ToolVersion.version)):
-        versions.setdefault(v.tool_id, []).append(v)
-    vendors = {o.id: o for o in list_organisations(session_, kind="vendor")}
-    return render_template("index.html", hospitals=hospitals, tools=tools, versions=versions,
-                           vendors=vendors)
+    tools = list_tools(session_)
+    versions = versions_by_tool(session_)
+    return render_template("index.html", hospitals=list_organisations(session_, kind="hospital"),
+                           tools=tools, versions={t.id: versions.get(t.id, []) for t in tools},
+                           vendors={o.id: o for o in list_organisations(session_, kind="vendor")})
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

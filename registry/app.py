@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(api_bp)
+    from registry.api.oauth import blueprint as oauth_bp
+
+    csrf.exempt(oauth_bp)  # OAuth clients authenticate each request; no cookies
+    app.register_blueprint(oauth_bp)
     app.register_blueprint(web_bp)
     from registry.edge import register_edge
 

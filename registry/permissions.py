@@ -14,6 +14,7 @@ class Permission(StrEnum):
     AGREEMENTS_WRITE = "agreements:write"
     AUDIT_EXPORT = "audit:export"
     AUDIT_READ = "audit:read"
+    BUNDLE_READ = "bundle:read"
     CONTRACTS_READ = "contracts:read"
     CONTRACTS_WRITE = "contracts:write"
     DECISIONS_EVALUATE = "decisions:evaluate"

@@ -20,7 +20,7 @@ from registry.permissions import Permission
 GATEWAY_SCOPES: dict[str, Permission] = {
     "routing:decide": Permission.ROUTING_DECIDE,
     "usage:report": Permission.USAGE_REPORT,
-    "bundle:read": Permission.ROUTING_DECIDE,
+    "bundle:read": Permission.BUNDLE_READ,
 }
 
 
@@ -89,3 +89,24 @@ def revoke_token(session: Session, *, clock: Clock, token: str) -> bool:
                                     AccessToken.revoked_at.is_(None))
                              .values(revoked_at=clock.now()))
     return result.rowcount > 0
+
+
+def introspect_token(session: Session, *, actor: Actor, clock: Clock, token: str) -> dict:
+    """RFC 7662 introspection, for staff with ``tokens:introspect``.
+
+    ``active`` is decided exactly as on every API call (:func:`actor_for_token`), so a token of a
+    suspended gateway or offboarded hospital is reported inactive at once. Anything unknown,
+    expired or revoked is just ``{"active": false}``: no hint of why (RFC 7662 §2.2).
+    """
+    actor.require(Permission.TOKENS_INTROSPECT)
+    if actor_for_token(session, clock=clock, token=token) is None:
+        return {"active": False}
+    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_secret(token)))
+    out = {"active": True, "client_id": row.client_id, "token_type": "Bearer", "scope": row.scope,
+           "iat": int(row.issued_at.timestamp()), "exp": int(row.expires_at.timestamp()),
+           "sub": row.client_id}
+    if row.gateway_id is not None:
+        hospital = session.scalar(select(Organisation).join(Gateway, Gateway.hospital_id == Organisation.id)
+                                  .where(Gateway.id == row.gateway_id))
+        out["hospital"] = hospital.ura
+    return out

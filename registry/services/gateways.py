@@ -101,3 +101,15 @@ def set_gateway_status(session: Session, *, actor: Actor, clock: Clock, client_i
                                                   AccessToken.revoked_at.is_(None))
                         .values(revoked_at=now))
     return gateway
+
+
+def rotate_credential(session: Session, *, actor: Actor, clock: Clock, client_id: str,
+                      public_jwk: dict | None = None) -> tuple[Gateway, str | None]:
+    """Replace the gateway's credential: a new public key, or (without one) a new secret returned
+    once. The old credential is revoked in the same transaction, so there is no moment with two."""
+    actor.require(Permission.GATEWAYS_MANAGE)
+    gateway = get_gateway_by_client_id(session, client_id)
+    if gateway.status == "revoked":
+        raise ValidationFailed("a revoked gateway gets no new credentials; register a new one")
+    secret = add_credential(session, actor=actor, clock=clock, gateway=gateway, public_jwk=public_jwk)
+    return gateway, secret

@@ -1,0 +1,60 @@
+"""OAuth2 endpoints for gateways (/oauth/*) and the registry's public metadata (/.well-known/*).
+
+Errors here are RFC 6749 §5.2 bodies (``{"error": ..., "error_description": ...}``), not the API's
+``{"error": {"code": ...}}``: OAuth client libraries expect the standard shape.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from registry.api.auth import current_actor, requires
+from registry.auth.server import build_server, metadata
+from registry.auth.tokens import introspect_token
+from registry.edge import db, registry
+from registry.permissions import Permission
+
+blueprint = Blueprint("oauth", __name__)
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _server():  # noqa: ANN202
+    reg = registry()
+    return build_server(db(), clock=reg.clock, issuer=reg.settings.issuer,
+                        token_ttl=reg.settings.access_token_ttl)
+
+
+@blueprint.post("/oauth/token")
+def token():
+    """Client-credentials grant; client auth by private_key_jwt or client_secret_basic."""
+    response = _server().create_token_response()
+    # Commit whatever the outcome: a consumed assertion jti must stay consumed even when the
+    # request then fails (say, on scope), or the same assertion could be replayed with another.
+    db().commit()
+    return response
+
+
+@blueprint.post("/oauth/revoke")
+def revoke():
+    """RFC 7009: the authenticated gateway revokes one of its own tokens; 200 even if unknown."""
+    response = _server().create_endpoint_response("revocation")
+    db().commit()
+    return response
+
+
+@blueprint.post("/oauth/introspect")
+@requires(Permission.TOKENS_INTROSPECT)
+def introspect():
+    """RFC 7662, for staff: a bearer token of a user holding tokens:introspect."""
+    value = request.form.get("token", "")
+    if not value:
+        return jsonify({"error": "invalid_request", "error_description": "token is required"}), 400
+    reg = registry()
+    body = introspect_token(db(), actor=current_actor(), clock=reg.clock, token=value)
+    return jsonify(body), 200, _NO_STORE
+
+
+@blueprint.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata():
+    return jsonify(metadata(registry().settings.issuer))

@@ -1,0 +1,222 @@
+"""POST /oauth/token: Authlib's client-credentials grant with private_key_jwt (RFC 7523) and
+client_secret_basic, and RFC 6749 errors for everything else."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.services import gateways, organisations
+from tests.auth.helpers import (TOKEN_URL, assertion, basic, jwt_form, keyed_gateway, later,
+                                new_key, secret_gateway)
+from tests.factories import SYSTEM, make_world
+
+
+@pytest.fixture
+def world(session, clock):
+    return make_world(session, clock)
+
+
+def _api_ok(client, token: str) -> bool:
+    """Does the token authenticate on the API? (An unknown decision is 404 for a valid token.)"""
+    response = client.get("/api/v1/decisions/00000000-0000-0000-0000-000000000000",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code in (401, 404)
+    return response.status_code == 404
+
+
+def _error(response, status: int, error: str) -> None:
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["error"] == error
+
+
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA", "ES256"])
+def test_private_key_jwt_success(client, session, clock, world, alg):
+    gateway, key = keyed_gateway(session, clock, world.hospital, "ES256" if alg == "ES256" else "Ed25519")
+    response = client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, key, clock, alg)))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["token_type"] == "Bearer"
+    assert body["access_token"].startswith("aifi_at_")
+    assert body["expires_in"] == 600
+    assert body["scope"] == "routing:decide usage:report bundle:read"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert _api_ok(client, body["access_token"])
+
+
+def test_client_secret_basic_success(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                 "scope": "routing:decide"},
+                           headers=basic(gateway.client_id, secret))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["scope"] == "routing:decide"
+    assert _api_ok(client, body["access_token"])
+
+
+def test_wrong_secret_is_invalid_client(client, session, clock, world):
+    gateway, _ = secret_gateway(session, clock, world.hospital)
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers=basic(gateway.client_id, "aifi_cs_wrong"))
+    _error(response, 401, "invalid_client")
+
+
+def test_unknown_client_is_invalid_client(client, session, clock, world):
+    key = new_key("Ed25519")
+    response = client.post("/oauth/token", data=jwt_form(assertion("gw_nobody", key, clock)))
+    _error(response, 401, "invalid_client")
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers=basic("gw_nobody", "aifi_cs_x"))
+    _error(response, 401, "invalid_client")
+
+
+def test_no_client_authentication_is_invalid_client(client):
+    _error(client.post("/oauth/token", data={"grant_type": "client_credentials"}), 401, "invalid_client")
+
+
+def test_bad_assertion_signature(client, session, clock, world):
+    gateway, _key = keyed_gateway(session, clock, world.hospital)
+    other = new_key("Ed25519")
+    response = client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, other, clock)))
+    _error(response, 401, "invalid_client")
+
+
+def test_tampered_assertion(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    header, payload, sig = assertion(gateway.client_id, key, clock).split(".")
+    forged = assertion(gateway.client_id, new_key("Ed25519"), clock, exp=later(clock, minutes=4))
+    response = client.post("/oauth/token", data=jwt_form(".".join([header, forged.split(".")[1], sig])))
+    _error(response, 401, "invalid_client")
+
+
+def test_algorithm_must_match_the_registered_key(client, session, clock, world):
+    """An ES256 assertion for a gateway registered with an Ed25519 key is refused."""
+    gateway, _ = keyed_gateway(session, clock, world.hospital, "Ed25519")
+    response = client.post("/oauth/token",
+                           data=jwt_form(assertion(gateway.client_id, new_key("ES256"), clock, "ES256")))
+    _error(response, 401, "invalid_client")
+
+
+@pytest.mark.parametrize("claims, why", [
+    ({"exp": "later"}, "exp not a number"),
+    ({"exp": None}, "exp missing"),
+    ({"jti": None}, "jti missing"),
+    ({"aud": "https://elsewhere.example/oauth/token"}, "foreign audience"),
+    ({"iss": "gw_someone_else"}, "iss differs from sub"),
+    ({"nbf": 4102444800}, "not yet valid"),
+])
+def test_assertion_claims_are_checked(client, session, clock, world, claims, why):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    response = client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, key, clock, **claims)))
+    _error(response, 401, "invalid_client")
+
+
+def test_expired_assertion(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock, exp=later(clock, seconds=60))
+    clock.advance(minutes=2)
+    _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
+
+
+def test_long_lived_assertion_is_refused(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock, exp=later(clock, minutes=30))
+    _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
+
+
+def test_issuer_is_an_accepted_audience(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock, aud=TOKEN_URL.removesuffix("/oauth/token"))
+    assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+
+
+def test_replayed_assertion_jti(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock)
+    assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+    _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
+
+
+def test_replay_after_a_failed_request_is_still_refused(client, session, clock, world):
+    """The jti is consumed even when the request fails on scope: no second try with another scope."""
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock)
+    _error(client.post("/oauth/token", data=jwt_form(value, scope="admin")), 400, "invalid_scope")
+    _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
+
+
+def test_password_grant_is_unsupported(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    response = client.post("/oauth/token", data={"grant_type": "password", "username": "a",
+                                                 "password": "b"},
+                           headers=basic(gateway.client_id, secret))
+    _error(response, 400, "unsupported_grant_type")
+
+
+def test_invalid_scope(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                 "scope": "routing:decide tokens:introspect"},
+                           headers=basic(gateway.client_id, secret))
+    _error(response, 400, "invalid_scope")
+
+
+@pytest.mark.parametrize("status", ["revoked", "suspended"])
+def test_inactive_gateway_gets_no_token(client, session, clock, world, status):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    gateways.set_gateway_status(session, actor=SYSTEM, clock=clock, client_id=gateway.client_id,
+                                status=status)
+    session.commit()
+    _error(client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, key, clock))),
+           401, "invalid_client")
+
+
+def test_gateway_of_an_inactive_hospital_gets_no_token(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    organisations.set_organisation_status(session, actor=SYSTEM, clock=clock,
+                                          organisation_id=world.hospital.id, status="suspended",
+                                          reason="test")
+    session.commit()
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers=basic(gateway.client_id, secret))
+    _error(response, 401, "invalid_client")
+
+
+def test_suspended_gateways_live_token_stops_working(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        headers=basic(gateway.client_id, secret)).get_json()["access_token"]
+    assert _api_ok(client, token)
+    gateways.set_gateway_status(session, actor=SYSTEM, clock=clock, client_id=gateway.client_id,
+                                status="suspended", reason="incident")
+    session.commit()
+    assert not _api_ok(client, token)
+    # Reactivation does not bring old tokens back: the gateway must ask for a new one.
+    gateways.set_gateway_status(session, actor=SYSTEM, clock=clock, client_id=gateway.client_id,
+                                status="active")
+    session.commit()
+    assert not _api_ok(client, token)
+
+
+def test_rotated_key_old_key_refused(client, session, clock, world):
+    gateway, old = keyed_gateway(session, clock, world.hospital)
+    fresh = new_key("ES256")
+    gateways.rotate_credential(session, actor=SYSTEM, clock=clock, client_id=gateway.client_id,
+                               public_jwk=fresh.as_dict(private=False))
+    session.commit()
+    _error(client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, old, clock))),
+           401, "invalid_client")
+    value = assertion(gateway.client_id, fresh, clock, "ES256")
+    assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+
+
+def test_metadata(client):
+    body = client.get("/.well-known/oauth-authorization-server").get_json()
+    assert body["issuer"] == "http://127.0.0.1:5000"
+    assert body["token_endpoint"] == TOKEN_URL
+    assert body["grant_types_supported"] == ["client_credentials"]
+    assert body["token_endpoint_auth_methods_supported"] == ["private_key_jwt", "client_secret_basic"]
+    assert body["token_endpoint_auth_signing_alg_values_supported"] == ["Ed25519", "EdDSA", "ES256"]
+    assert set(body["scopes_supported"]) == {"routing:decide", "usage:report", "bundle:read"}
+    for name in ("revocation_endpoint", "introspection_endpoint", "jwks_uri"):
+        assert body[name].startswith("http://127.0.0.1:5000/")

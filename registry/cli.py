@@ -230,5 +230,9 @@ def gateways_revoke(client_id: str, reason: str) -> None:
     click.echo(json.dumps({"client_id": client_id, "status": "revoked"}))
 
 
+from registry.audit.cli import audit as _audit  # noqa: E402 - its own module, like the others'
+
+main.add_command(_audit)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

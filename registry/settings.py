@@ -29,8 +29,13 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=600, ge=30, le=3600)
     bundle_ttl: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     reservation_window: int = Field(default=24 * 3600, ge=60)
-    # How many unsealed audit entries/seconds before the sequencer seals a batch.
+    # The audit sequencer signs a checkpoint every this many sealed entries, and at the head when
+    # the newest checkpoint is older than this many minutes.
     audit_checkpoint_every: int = Field(default=1000, ge=1)
+    audit_checkpoint_minutes: float = Field(default=60, gt=0)
+    # Seconds between background sealer passes in each process; 0 = no background sealer (then
+    # run `registry audit seal --every N` beside the registry).
+    audit_seal_interval: float = Field(default=0, ge=0)
     audit_retention_days: int = Field(default=190, ge=183)  # EU AI Act Art. 26(6): >= six months
     # Size limit for any JSON request body, checked before parsing.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -215,9 +215,9 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
         replay = _find_permit(session, idem)
         if replay is not None:
             return replay
-    gateway, hospital = session.execute(
-        select(Gateway, Organisation).join(Organisation, Organisation.id == Gateway.hospital_id)
-        .where(Gateway.id == actor.gateway_id)).one()
+    # Usually already in the session's identity map: the bearer-token check loaded both.
+    gateway = session.get(Gateway, actor.gateway_id)
+    hospital = session.get(Organisation, gateway.hospital_id)
     snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request,
                          day=term_date(clock.now()))
     facts, verdict = _evaluate(engine, snap, request, actor.id)

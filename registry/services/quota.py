@@ -19,32 +19,38 @@ def used_in_window(session: Session, licence_id: int, window_start: date) -> int
     return used or 0
 
 
-def _ensure_counter(session: Session, licence_id: int, window: Window) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(QuotaCounter).values(licence_id=licence_id, window_start=window.starts_on,
-                                       window_end=window.ends_on, used=0)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["licence_id", "window_start"]))
+def _insert(session: Session):  # noqa: ANN202
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def reserve(session: Session, licence_id: int, window: Window, limit: int | None,
             allow_overage: bool) -> tuple[bool, bool]:
     """Take one unit. Returns (reserved, overage).
 
-    The conditional ``UPDATE … WHERE used < limit`` is the whole guarantee: on PostgreSQL a
-    concurrent writer waits for the row lock and re-checks the condition on the new value, so the
-    counter can never pass the limit, whatever the number of threads or instances.
+    One statement: insert the window's counter at 1, or on conflict add 1 *only while
+    used < limit*. On PostgreSQL a concurrent writer waits for the row lock and re-checks the
+    condition on the committed value, so the counter never passes the limit, whatever the number
+    of threads or registry instances; SQLite serialises writers. No row back means no unit left.
     """
-    _ensure_counter(session, licence_id, window)
-    where = [QuotaCounter.licence_id == licence_id, QuotaCounter.window_start == window.starts_on]
-    if limit is None:
-        session.execute(update(QuotaCounter).where(*where).values(used=QuotaCounter.used + 1))
-        return True, False
-    result = session.execute(update(QuotaCounter).where(*where, QuotaCounter.used < limit)
-                             .values(used=QuotaCounter.used + 1))
-    if result.rowcount == 1:
+    if limit is not None and limit <= 0:
+        taken = False
+    else:
+        stmt = _insert(session)(QuotaCounter).values(
+            licence_id=licence_id, window_start=window.starts_on, window_end=window.ends_on, used=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["licence_id", "window_start"],
+            set_={"used": QuotaCounter.used + 1},
+            where=(QuotaCounter.used < limit) if limit is not None else None,
+        ).returning(QuotaCounter.used)
+        taken = session.execute(stmt).first() is not None
+    if taken:
         return True, False
     if allow_overage:
-        session.execute(update(QuotaCounter).where(*where).values(used=QuotaCounter.used + 1))
+        # Beyond the quota: count it all the same, so that overage is billed from the counter.
+        stmt = _insert(session)(QuotaCounter).values(
+            licence_id=licence_id, window_start=window.starts_on, window_end=window.ends_on, used=1)
+        session.execute(stmt.on_conflict_do_update(index_elements=["licence_id", "window_start"],
+                                                   set_={"used": QuotaCounter.used + 1}))
         return True, True
     return False, False
 

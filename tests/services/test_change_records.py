@@ -23,6 +23,13 @@ NOT_CHANGES = {
     "changes.record_change": "the mechanism itself, used by all of the above",
     "decisions.decide": "writes a Decision and its audit entry (tested in test_decisions)",
     "decisions.evaluate_at": "writes a Decision of kind evaluate and its audit entry",
+    # The audit trail's own use cases (tested in tests/audit): they seal, sign, read or prune
+    # audit entries, never business data, so there is no change record to write.
+    "audit.seal_entries": "the sequencer: gives pending audit entries their place in the chain",
+    "audit.create_checkpoint": "signs a checkpoint of the audit chain's head",
+    "audit.verify_audit_trail": "reads the chain (after sealing what is pending)",
+    "audit.export_entries": "reads entries; the export itself is logged as an R audit entry",
+    "audit.prune_audit_trail": "retention of the audit trail itself; logged as a D audit entry",
 }
 
 

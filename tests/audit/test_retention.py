@@ -1,0 +1,74 @@
+"""Retention prunes whole checkpoint-bounded segments and never breaks verification."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from registry.actor import Actor
+from registry.audit.chain import seal_all
+from registry.db.audit import AuditCheckpoint, AuditEntry
+from registry.services.audit import prune_audit_trail
+from registry.settings import Settings
+from tests.audit.conftest import add_entries, sql, verify
+from tests.conftest import DEMO_NOW
+
+SYSTEM = Actor.system("retention-tests")
+
+
+def _count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def aged(sealed, clock, signer):
+    """A sealed log from today, then 200 days later some more entries (and checkpoints)."""
+    clock.advance(days=200)
+    add_entries(sealed, clock, 7)
+    seal_all(sealed, clock=clock, signer=signer, checkpoint_every=5)
+    return sealed
+
+
+def test_prune_keeps_checkpoints_and_verification_starts_from_the_anchor(aged, clock, signer):
+    old_checkpoints = _count(aged, AuditCheckpoint)
+    # The newest checkpoint signed on the first day: 200 days old, beyond 190 days' retention.
+    cutoff_cp = aged.scalar(select(func.max(AuditCheckpoint.seq))
+                            .where(AuditCheckpoint.created_at <= DEMO_NOW))
+    result = prune_audit_trail(aged, actor=SYSTEM, clock=clock, retention_days=190)
+    assert result.up_to_seq == cutoff_cp and result.removed == cutoff_cp
+    assert aged.scalar(select(func.min(AuditEntry.seq))) == cutoff_cp + 1
+    assert _count(aged, AuditCheckpoint) == old_checkpoints  # signed checkpoints all stay
+    seal_all(aged, clock=clock, signer=signer)  # the prune's own D entry
+    report = verify(aged, signer, clock=clock, retention_days=190)
+    assert report.ok, report.failure
+    assert report.anchor_seq == cutoff_cp and report.first_seq == cutoff_cp + 1
+    pruned = aged.scalar(select(AuditEntry).where(AuditEntry.event_type == "retention"))
+    assert pruned.action_code == "D" and pruned.detail["up_to_seq"] == cutoff_cp
+
+
+def test_nothing_is_pruned_within_the_retention_period(sealed, clock):
+    clock.advance(days=100)
+    result = prune_audit_trail(sealed, actor=SYSTEM, clock=clock, retention_days=183)
+    assert (result.up_to_seq, result.removed) == (None, 0)
+    assert sealed.scalar(select(func.min(AuditEntry.seq))) == 1
+
+
+def test_removing_recent_entries_up_to_a_checkpoint_is_not_passed_off_as_retention(sealed, clock, signer):
+    sql(sealed, "DELETE FROM audit_entries WHERE seq <= 10")  # 10 is a checkpoint, a day old
+    clock.advance(days=1)
+    report = verify(sealed, signer, clock=clock, retention_days=190)
+    assert report.failure.seq == 1 and "retention" in report.failure.reason
+
+
+def test_pruned_without_an_anchoring_checkpoint_fails(sealed, signer):
+    sql(sealed, "DELETE FROM audit_entries WHERE seq <= 7")  # 7 is no checkpoint
+    report = verify(sealed, signer)
+    assert report.failure.seq == 1 and "no signed checkpoint" in report.failure.reason
+
+
+def test_retention_is_at_least_six_months(session, clock):
+    with pytest.raises(ValidationError):
+        Settings(audit_retention_days=182)
+    with pytest.raises(ValueError):
+        prune_audit_trail(session, actor=SYSTEM, clock=clock, retention_days=30)

@@ -24,7 +24,13 @@ def _engine(settings):
     url = settings.database_url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return make_engine(url)
+    engine = make_engine(url)
+    # Close the pool when the command ends: a pooled psycopg connection collected with a
+    # forgotten engine is left open (and warns).
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(engine.dispose)
+    return engine
 
 
 def _session(engine):
@@ -228,6 +234,32 @@ def gateways_revoke(client_id: str, reason: str) -> None:
     finally:
         session.close()
     click.echo(json.dumps({"client_id": client_id, "status": "revoked"}))
+
+
+@gateways.command("rotate")
+@click.argument("client_id")
+@click.option("--jwk", "jwk_file", type=click.Path(exists=True, dir_okay=False),
+              help="the new public JWK file; omit for a new generated secret")
+def gateways_rotate(client_id: str, jwk_file: str | None) -> None:
+    """Replace a gateway's key or secret; the old credential stops working at once."""
+    from registry.services.gateways import rotate_credential
+
+    jwk = json.loads(Path(jwk_file).read_text()) if jwk_file else None
+    session = _session(_engine(_settings()))
+    try:
+        _gateway, secret = rotate_credential(session, actor=Actor.system("cli"), clock=SystemClock(),
+                                             client_id=client_id, public_jwk=jwk)
+        session.commit()
+    except Exception as exc:  # noqa: BLE001
+        session.rollback()
+        _fail(exc)
+    finally:
+        session.close()
+    out = {"client_id": client_id,
+           "token_endpoint_auth_method": "private_key_jwt" if jwk else "client_secret_basic"}
+    if secret:
+        out["client_secret"] = secret  # shown once; only its hash is stored
+    click.echo(json.dumps(out, indent=2))
 
 
 from registry.audit.cli import audit as _audit  # noqa: E402 - its own module, like the others'

@@ -56,16 +56,22 @@ def add_credential(session: Session, *, actor: Actor, clock: Clock, gateway: Gat
     return secret
 
 
-def register_gateway(session: Session, *, actor: Actor, clock: Clock, hospital_id: int, name: str,
+def register_gateway(session: Session, *, actor: Actor, clock: Clock, name: str,
+                     hospital_id: int | None = None, hospital_ura: str | None = None,
                      public_jwk: dict | None = None,
                      client_id: str | None = None) -> tuple[Gateway, str | None]:
-    """Register a gateway of a hospital. Returns it and, without a public key, its secret (once)."""
-    hospital = session.get(Organisation, hospital_id)
+    """Register a gateway of a hospital (by id or URA). Returns it and, without a public key, its
+    secret (once: only its hash is stored)."""
+    actor.require(Permission.GATEWAYS_MANAGE)
+    if hospital_ura is not None:
+        hospital = session.scalar(select(Organisation).where(Organisation.ura == hospital_ura))
+    else:
+        hospital = session.get(Organisation, hospital_id) if hospital_id is not None else None
     if hospital is None or hospital.kind != "hospital":
         raise ValidationFailed("invalid gateway", {"hospital": "must be a hospital"})
     if hospital.status != "active":
         raise ValidationFailed("invalid gateway", {"hospital": f"hospital is {hospital.status}"})
-    gateway = Gateway(hospital_id=hospital_id, name=name,
+    gateway = Gateway(hospital_id=hospital.id, name=name,
                       client_id=client_id or "gw_" + secrets.token_hex(8))
     create_row(session, actor=actor, clock=clock, permission=Permission.GATEWAYS_MANAGE, row=gateway)
     secret = add_credential(session, actor=actor, clock=clock, gateway=gateway, public_jwk=public_jwk)

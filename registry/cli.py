@@ -262,6 +262,34 @@ def gateways_rotate(client_id: str, jwk_file: str | None) -> None:
     click.echo(json.dumps(out, indent=2))
 
 
+@main.group()
+def usage() -> None:
+    """Usage metering: reservations, expiry, reconciliation."""
+
+
+@usage.command("expire")
+@click.option("--batch", default=1000, show_default=True, type=int,
+              help="reservations per transaction (short transactions; repeated until none are left)")
+def usage_expire(batch: int) -> None:
+    """Release reservations never confirmed within REGISTRY_RESERVATION_WINDOW seconds."""
+    from registry.services.usage import expire_reservations
+
+    settings = _settings()
+    session = _session(_engine(settings))
+    total = 0
+    try:
+        while True:
+            n = expire_reservations(session, actor=Actor.system("cli"), clock=SystemClock(),
+                                    window_seconds=settings.reservation_window, limit=batch)
+            session.commit()
+            total += n
+            if n < batch:
+                break
+    finally:
+        session.close()
+    click.echo(json.dumps({"expired": total}))
+
+
 from registry.audit.cli import audit as _audit  # noqa: E402 - its own module, like the others'
 
 main.add_command(_audit)

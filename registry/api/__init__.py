@@ -10,3 +10,4 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 from registry.api import decisions  # noqa: E402,F401
 from registry.api import gateways  # noqa: E402,F401
 from registry.api import audit  # noqa: E402,F401
+from registry.api import usage  # noqa: E402,F401

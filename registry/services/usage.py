@@ -1,0 +1,326 @@
+"""Usage metering: what a gateway actually did with a permit, counted exactly once.
+
+A permit reserves one unit of quota (``reservation = reserved``). The gateway then reports one
+usage event for it:
+
+- ``completed`` confirms the unit (``confirmed``: billable);
+- ``failed`` / ``cancelled`` gives it back (``released``).
+
+Reservations never reported within ``settings.reservation_window`` seconds are released by
+:func:`expire_reservations` and left ``expired``: flagged for reconciliation.
+
+Exactly once, in three layers: the (hospital, event_id) lookup answers a retried event as a
+duplicate; a conditional ``UPDATE … WHERE reservation = <expected>`` finalises each decision at
+most once, also under concurrent reports on several instances; and the unique constraint
+``(hospital_id, event_id)`` on ``usage_events`` is the backstop. Each event runs in its own
+savepoint, so one bad event never loses the good ones in the same batch.
+
+No ChangeRecord is written per event: change records (before/after JSON) are for master data that
+people edit; usage is high-volume machine traffic whose before/after is fixed by the reservation
+state machine. The immutable ``UsageEvent`` row plus one NEN 7513 audit entry per event (same
+transaction) record who reported what and when.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.actor import Actor, PermissionDenied
+from registry.audit.entries import UPDATE, append_entry
+from registry.clock import Clock
+from registry.db.contracts import Licence, QuotaCounter
+from registry.db.decisions import Decision, Reservation, UsageEvent
+from registry.db.tools import Tool
+from registry.domain.quota import quota_window
+from registry.permissions import Permission
+from registry.services import quota as quota_service
+from registry.services.errors import ValidationFailed
+
+log = logging.getLogger("registry.usage")
+
+MAX_EVENTS = 1000
+# Clock skew we tolerate between a gateway and the registry for occurred_at.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+# How many reservations one opportunistic sweep (piggy-backed on a usage report) may expire.
+OPPORTUNISTIC_EXPIRY_LIMIT = 50
+
+COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+_TARGET = {COMPLETED: Reservation.CONFIRMED, FAILED: Reservation.RELEASED,
+           CANCELLED: Reservation.RELEASED}
+
+
+class UsageEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=256)
+
+    event_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+    decision_id: Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[\x21-\x7e]+$")]
+    outcome: Literal["completed", "failed", "cancelled"]
+    occurred_at: AwareDatetime
+
+
+@dataclass
+class UsageReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def view(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+class _Reject(Exception):
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _validate(raw: Any) -> UsageEventIn:
+    if not isinstance(raw, dict):
+        raise _Reject("INVALID_EVENT", "an event must be a JSON object")
+    try:
+        # Validated in JSON mode (the envelope was JSON): an ISO 8601 string is a datetime there,
+        # while strict mode still refuses numbers for strings and the like.
+        return UsageEventIn.model_validate_json(json.dumps(raw))
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}"
+                           for e in exc.errors())
+        raise _Reject("INVALID_EVENT", detail) from None
+
+
+def report_usage(session: Session, *, actor: Actor, clock: Clock,
+                 events: list[Any]) -> UsageReport:
+    """Record a gateway's usage events (at most :data:`MAX_EVENTS`) for its own hospital.
+
+    Returns how many were accepted, how many were duplicates of events already recorded, and a
+    rejection (index, code, detail) for each of the others. Flushes; the edge commits.
+    """
+    actor.require(Permission.USAGE_REPORT)
+    if actor.kind != "gateway" or actor.hospital_id is None or actor.gateway_id is None:
+        # Usage is the gateway's own statement about its hospital's studies: nobody else makes it.
+        raise PermissionDenied(Permission.USAGE_REPORT, actor)
+    if len(events) > MAX_EVENTS:
+        raise ValidationFailed(f"at most {MAX_EVENTS} events per request",
+                               {"events": f"{len(events)} events"})
+    report = UsageReport()
+    now = clock.now()
+    for index, raw in enumerate(events):
+        try:
+            event = _validate(raw)
+            if event.occurred_at > now + MAX_FUTURE_SKEW:
+                raise _Reject("INVALID_EVENT", "occurred_at: lies in the future")
+            with session.begin_nested():
+                _record_one(session, actor=actor, now=now, event=event)
+                session.flush()
+            report.accepted += 1
+        except _Duplicate:
+            report.duplicates += 1
+        except _Reject as rej:
+            report.rejected.append({"index": index, "code": rej.code, "detail": rej.detail})
+        except IntegrityError:
+            # Lost a race with a concurrent report of the same event_id (the unique constraint is
+            # the backstop); the savepoint is rolled back, so classify against what is now stored.
+            try:
+                _classify_existing(session, actor, event)
+            except _Duplicate:
+                report.duplicates += 1
+            except _Reject as rej:
+                report.rejected.append({"index": index, "code": rej.code, "detail": rej.detail})
+            else:  # pragma: no cover - a constraint other than the event id failed
+                raise
+    return report
+
+
+def _classify_existing(session: Session, actor: Actor, event: UsageEventIn) -> None:
+    """Raise _Duplicate or _Reject when this event_id is already recorded; return if it is new."""
+    existing = session.scalar(select(UsageEvent).where(UsageEvent.hospital_id == actor.hospital_id,
+                                                       UsageEvent.event_id == event.event_id))
+    if existing is None:
+        return
+    if existing.decision_id == event.decision_id and existing.outcome == event.outcome:
+        raise _Duplicate()
+    raise _Reject("EVENT_ID_REUSED", "this event_id was already used for another decision or "
+                  "outcome; event ids must be unique per hospital")
+
+
+def _record_one(session: Session, *, actor: Actor, now: datetime, event: UsageEventIn) -> None:
+    _classify_existing(session, actor, event)
+    decision = session.get(Decision, event.decision_id)
+    if decision is None or decision.hospital_id != actor.hospital_id:
+        # Another hospital's decision does not exist for this caller.
+        raise _Reject("DECISION_NOT_FOUND", f"no decision {event.decision_id}")
+    if decision.kind != "decide" or decision.reservation == Reservation.NONE:
+        raise _Reject("NOT_A_RESERVATION", "this decision reserved nothing (a deny, dry run or "
+                      "evaluation); there is no usage to report for it")
+    target = _TARGET[event.outcome]
+    # At most two rounds: if a concurrent report or the expiry sweep moved the reservation
+    # between our read and our conditional update, decide again on the state it now has.
+    for _ in range(2):
+        before = decision.reservation
+        if before in (Reservation.CONFIRMED, Reservation.RELEASED):
+            if before == target:
+                # The same finalisation under another event id (for instance a gateway that lost
+                # its queue and re-sent with new ids): counted once, not an error.
+                raise _Duplicate()
+            raise _Reject("DECISION_ALREADY_FINALISED",
+                          f"this decision was already reported as {before}")
+        if _transition(session, decision.id, before, target, now):
+            break
+        session.refresh(decision)
+    else:  # pragma: no cover - only under a storm of concurrent writers on one decision
+        raise _Reject("CONFLICT", "the decision changed while reporting; retry")
+    late = before == Reservation.EXPIRED
+    overage = False
+    if target == Reservation.RELEASED and before == Reservation.RESERVED:
+        quota_service.release(session, decision.licence_id, decision.quota_window_start)
+    elif target == Reservation.CONFIRMED and late:
+        # A late completion: the study was processed, so it is billable. The expiry gave the unit
+        # back; take it again, past the limit if need be (the work is done; it is overage).
+        overage = _retake(session, decision)
+    # (expired → released needs no quota change: the sweep already gave the unit back.)
+    session.refresh(decision)
+    session.add(UsageEvent(event_id=event.event_id, hospital_id=actor.hospital_id,
+                           gateway_id=actor.gateway_id, decision_id=decision.id,
+                           outcome=event.outcome, occurred_at=event.occurred_at, received_at=now))
+    append_entry(session, actor=actor, at=now, event_type="usage", action_code=UPDATE,
+                 outcome="success", object_type="decision", object_id=decision.id,
+                 objects=[{"type": "decision", "id": decision.id},
+                          {"type": "tool", "id": decision.tool_slug},
+                          {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"}],
+                 detail={"event_id": event.event_id, "outcome": event.outcome,
+                         "occurred_at": event.occurred_at.isoformat(),
+                         "reservation": {"before": str(before), "after": str(target)},
+                         "late": late, "overage": overage},
+                 purpose_of_use=decision.purpose)
+
+
+def _transition(session: Session, decision_id: str, before: str, after: str, now: datetime) -> bool:
+    """Move one reservation from ``before`` to ``after``; False if someone else moved it first."""
+    result = session.execute(
+        update(Decision).where(Decision.id == decision_id, Decision.reservation == before)
+        .values(reservation=after, finalised_at=now)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def _retake(session: Session, decision: Decision) -> bool:
+    lic = session.get(Licence, decision.licence_id)
+    window = quota_window(lic.quota_period, lic.starts_on, lic.ends_on, decision.quota_window_start)
+    _reserved, overage = quota_service.reserve(session, lic.id, window, lic.quota_limit,
+                                               allow_overage=True)
+    if overage and not decision.overage:
+        session.execute(update(Decision).where(Decision.id == decision.id).values(overage=True)
+                        .execution_options(synchronize_session=False))
+    return overage
+
+
+# -- expiry -----------------------------------------------------------------------------------------
+
+def expire_reservations(session: Session, *, actor: Actor, clock: Clock, window_seconds: int,
+                        limit: int | None = None) -> int:
+    """Release reservations not confirmed within ``window_seconds`` and mark them ``expired``.
+
+    Oldest first, at most ``limit`` (all when None). Returns how many expired. Safe to run on
+    several instances at once and concurrently with usage reports: each row moves by a
+    conditional update, and on PostgreSQL rows another sweep holds are skipped.
+    """
+    actor.require(Permission.USAGE_REPORT)
+    now = clock.now()
+    cutoff = now - timedelta(seconds=window_seconds)
+    query = (select(Decision.id, Decision.licence_id, Decision.quota_window_start,
+                    Decision.tool_slug, Decision.purpose)
+             .where(Decision.reservation == Reservation.RESERVED, Decision.decided_at <= cutoff)
+             .order_by(Decision.decided_at, Decision.id)
+             .with_for_update(skip_locked=True))  # SQLite ignores FOR UPDATE; its writer is single
+    if limit is not None:
+        query = query.limit(limit)
+    expired = 0
+    for row in session.execute(query).all():
+        if not _transition(session, row.id, Reservation.RESERVED, Reservation.EXPIRED, now):
+            continue  # reported meanwhile
+        quota_service.release(session, row.licence_id, row.quota_window_start)
+        append_entry(session, actor=actor, at=now, event_type="usage", action_code=UPDATE,
+                     outcome="success", object_type="decision", object_id=row.id,
+                     detail={"reservation": {"before": "reserved", "after": "expired"},
+                             "reason": f"not confirmed within {window_seconds} s",
+                             "reconcile": True},
+                     purpose_of_use=row.purpose)
+        expired += 1
+    session.flush()
+    return expired
+
+
+# -- reconciliation -----------------------------------------------------------------------------------
+
+def reconciliation(session: Session, *, actor: Actor, licence_id: int | None = None,
+                   period_start: date | None = None) -> list[dict[str, Any]]:
+    """Per licence and quota period: permits, completed, released, expired, still reserved, and
+    the quota counter. ``consistent`` checks the invariant used == reserved + confirmed.
+
+    Staff need usage:read and see every licence; a gateway sees its own hospital's only.
+    """
+    if actor.kind == "gateway":
+        actor.require(Permission.USAGE_REPORT)
+    else:
+        actor.require(Permission.USAGE_READ)
+    where = [Decision.licence_id.is_not(None), Decision.reservation != Reservation.NONE]
+    lic_where = []
+    if actor.kind == "gateway":
+        lic_where.append(Licence.hospital_id == actor.hospital_id)
+    if licence_id is not None:
+        where.append(Decision.licence_id == licence_id)
+        lic_where.append(Licence.id == licence_id)
+    if period_start is not None:
+        where.append(Decision.quota_window_start == period_start)
+    # Counted by plain GROUP BY on both databases (no FILTER clause, no dialect-specific SQL).
+    counts: dict[tuple[int, date], dict[str, int]] = {}
+    rows = session.execute(
+        select(Decision.licence_id, Decision.quota_window_start, Decision.reservation, func.count())
+        .join(Licence, Licence.id == Decision.licence_id).where(*where, *lic_where)
+        .group_by(Decision.licence_id, Decision.quota_window_start, Decision.reservation))
+    for lic_id, start, state, n in rows:
+        counts.setdefault((lic_id, start), {s.value: 0 for s in Reservation})[state] = n
+    counter_where = [*lic_where]
+    if period_start is not None:
+        counter_where.append(QuotaCounter.window_start == period_start)
+    if licence_id is not None:
+        counter_where.append(QuotaCounter.licence_id == licence_id)
+    counters = {(c.licence_id, c.window_start): c for c, in session.execute(
+        select(QuotaCounter).join(Licence, Licence.id == QuotaCounter.licence_id)
+        .where(*counter_where))}
+    keys = sorted(set(counts) | set(counters))
+    licences = {lic.id: (lic, slug) for lic, slug in session.execute(
+        select(Licence, Tool.slug).join(Tool, Tool.id == Licence.tool_id)
+        .where(Licence.id.in_({k[0] for k in keys})))} if keys else {}
+    out = []
+    for lic_id, start in keys:
+        c = counts.get((lic_id, start), {s.value: 0 for s in Reservation})
+        counter = counters.get((lic_id, start))
+        lic, slug = licences[lic_id]
+        used = counter.used if counter is not None else 0
+        end = counter.window_end if counter is not None else \
+            quota_window(lic.quota_period, lic.starts_on, lic.ends_on, start).ends_on
+        out.append({
+            "licence": {"id": lic.id, "reference": lic.reference, "hospital_id": lic.hospital_id,
+                        "tool": slug},
+            "period_start": start.isoformat(), "period_end": end.isoformat(),
+            "quota_limit": lic.quota_limit,
+            "permits": sum(c.values()),
+            "completed": c[Reservation.CONFIRMED], "released": c[Reservation.RELEASED],
+            "expired": c[Reservation.EXPIRED], "reserved": c[Reservation.RESERVED],
+            "quota_used": used,
+            "consistent": used == c[Reservation.RESERVED] + c[Reservation.CONFIRMED],
+        })
+    return out

@@ -19,7 +19,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.audit.chain import (CHAIN_COLUMNS, CHECKPOINT_TYP, GENESIS_HASH, entry_hash,
+from registry.audit.chain import (CHAIN_COLUMNS, CHECKPOINT_TYP, GENESIS_HASH, chain_row_hash,
                                   utc_stamp)
 from registry.clock import Clock
 from registry.db.audit import AuditCheckpoint, AuditEntry
@@ -144,8 +144,9 @@ def verify_chain(session: Session, *, keys: dict[str, OKPKey], kept_checkpoints:
         prev, expected, report.anchor_seq = anchor.head_hash, first, first - 1
     report.first_seq = first
     while True:
-        rows = session.execute(select(*CHAIN_COLUMNS).where(AuditEntry.seq >= expected)
-                               .order_by(AuditEntry.seq).limit(_PAGE)).all()
+        # Core, not ORM: plain rows are several times cheaper to fetch than ORM column rows.
+        rows = session.connection().execute(select(*CHAIN_COLUMNS).where(AuditEntry.seq >= expected)
+                                            .order_by(AuditEntry.seq).limit(_PAGE)).all()
         for row in rows:
             failure = _check(row, expected, prev)
             if failure is not None:
@@ -174,6 +175,6 @@ def _check(row: Any, expected: int, prev: str) -> Failure | None:
         return Failure(expected, f"entry seq {expected} is missing (next is {row.seq})")
     if row.prev_hash != prev:
         return Failure(row.seq, "prev_hash does not link to the entry before it", row.event_id)
-    if entry_hash(row, row.seq, prev) != row.entry_hash:
+    if chain_row_hash(row, row.seq, prev) != row.entry_hash:
         return Failure(row.seq, "content does not match its hash", row.event_id)
     return None

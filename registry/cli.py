@@ -236,6 +236,29 @@ def gateways_revoke(client_id: str, reason: str) -> None:
     click.echo(json.dumps({"client_id": client_id, "status": "revoked"}))
 
 
+@main.group()
+def keys() -> None:
+    """The registry's Ed25519 signing keys (bundles, decision JWS, audit checkpoints)."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Make a new signing key; the old ones stay in the JWKS for one bundle lifetime.
+
+    Running instances sign with the new key once restarted."""
+    from registry.auth.jwks import rotate_signing_key
+
+    settings = _settings()
+    session = _session(_engine(settings))
+    try:
+        key = rotate_signing_key(session, clock=SystemClock(), directory=settings.signing_key_dir,
+                                 publish_for=settings.bundle_ttl)
+        session.commit()
+    finally:
+        session.close()
+    click.echo(json.dumps({"kid": key.kid, "previous_keys_published_for_seconds": settings.bundle_ttl}))
+
+
 @gateways.command("rotate")
 @click.argument("client_id")
 @click.option("--jwk", "jwk_file", type=click.Path(exists=True, dir_okay=False),

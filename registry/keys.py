@@ -87,3 +87,14 @@ def rotate(directory: Path, now: datetime) -> SigningKey:
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
     return SigningKey(kid=_kid_for(private), key=OKPKey.import_key(pem))
+
+
+def load_all(directory: Path) -> list[SigningKey]:
+    """Every key on disk, oldest first (to publish the retired ones too)."""
+    out = []
+    for pem_path in sorted(directory.glob("ed25519-*.pem")):
+        pem = pem_path.read_bytes()
+        private = serialization.load_pem_private_key(pem, password=None)
+        if isinstance(private, Ed25519PrivateKey):
+            out.append(SigningKey(kid=_kid_for(private), key=OKPKey.import_key(pem)))
+    return out

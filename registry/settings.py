@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Lifetimes, in seconds.
     access_token_ttl: int = Field(default=600, ge=30, le=3600)
     bundle_ttl: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Studies a gateway may route per tool on a bundle alone while the registry is unreachable.
+    bundle_offline_allowance: int = Field(default=25, ge=0, le=1000)
     reservation_window: int = Field(default=24 * 3600, ge=60)
     # The audit sequencer signs a checkpoint every this many sealed entries, and at the head when
     # the newest checkpoint is older than this many minutes.

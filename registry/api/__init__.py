@@ -8,6 +8,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Route modules register themselves on the blueprint.
 from registry.api import decisions  # noqa: E402,F401
+from registry.api import bundle  # noqa: E402,F401
 from registry.api import gateways  # noqa: E402,F401
 from registry.api import audit  # noqa: E402,F401
 from registry.api import usage  # noqa: E402,F401

@@ -17,6 +17,14 @@ def _bad_request(exc: BadRequest):
     return error_body("INVALID_REQUEST", exc.detail, 400, exc.fields)
 
 
+def _signed(view: dict) -> dict:
+    """The view plus "jws": the same fields signed by the registry (Ed25519, kid in the JWKS),
+    so a gateway can keep a verifiable record of the answer it acted on."""
+    from registry.api.oauth import published_signer
+
+    return dict(view, jws=published_signer().sign(view, typ="aifi-decision+jwt"))
+
+
 @blueprint.post("/decisions")
 @requires(Permission.ROUTING_DECIDE)
 def decide():
@@ -26,7 +34,7 @@ def decide():
     outcome = service.decide(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
                              request=body)
     session.commit()
-    return jsonify(service.decision_view(outcome))
+    return jsonify(_signed(service.decision_view(outcome)))
 
 
 @blueprint.post("/decisions/evaluate")
@@ -38,7 +46,7 @@ def evaluate():
     outcome = service.evaluate_at(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
                                   request=body)
     session.commit()
-    return jsonify(service.decision_view(outcome))
+    return jsonify(_signed(service.decision_view(outcome)))
 
 
 @blueprint.get("/decisions/<decision_id>")

@@ -6,9 +6,10 @@ Errors here are RFC 6749 §5.2 bodies (``{"error": ..., "error_description": ...
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from registry.api.auth import current_actor, requires
+from registry.auth.jwks import published_jwks, record_key
 from registry.auth.server import build_server, metadata
 from registry.auth.tokens import introspect_token
 from registry.edge import db, registry
@@ -17,6 +18,19 @@ from registry.permissions import Permission
 blueprint = Blueprint("oauth", __name__)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def published_signer():  # noqa: ANN201
+    """The app's signing key, recorded in signing_keys (once per app, in the request's session)
+    before anything it signs goes out, so that every instance's JWKS can list it."""
+    reg = registry()
+    key = reg.signer
+    recorded = current_app.extensions.setdefault("registry.recorded_kids", set())
+    if key.kid not in recorded:
+        record_key(db(), clock=reg.clock, key=key)
+        db().commit()
+        recorded.add(key.kid)
+    return key
 
 
 def _server():  # noqa: ANN202
@@ -58,3 +72,11 @@ def introspect():
 @blueprint.get("/.well-known/oauth-authorization-server")
 def authorization_server_metadata():
     return jsonify(metadata(registry().settings.issuer))
+
+
+@blueprint.get("/.well-known/jwks.json")
+def jwks():
+    """The registry's public keys: current and retired-but-still-published (bundles, decisions)."""
+    published_signer()  # a fresh instance publishes its own key before it answers
+    body = published_jwks(db(), clock=registry().clock)
+    return jsonify(body), 200, {"Cache-Control": "public, max-age=300"}

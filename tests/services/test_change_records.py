@@ -20,6 +20,7 @@ from tests.factories import SYSTEM, make_world
 # decision path (which writes a Decision + audit entry instead of a change record) are listed
 # in NOT_CHANGES with the reason.
 NOT_CHANGES = {
+    "bundle.build_bundle": "read-only: signs the gateway's offline bundle, writes nothing",
     "changes.record_change": "the mechanism itself, used by all of the above",
     "decisions.decide": "writes a Decision and its audit entry (tested in test_decisions)",
     "decisions.evaluate_at": "writes a Decision of kind evaluate and its audit entry",
@@ -86,6 +87,8 @@ def _calls(w, clock):
             s, **kw, hospital_id=w.hospital.id, name="second"),
         "gateways.add_credential": lambda s: gateways.add_credential(
             s, **kw, gateway=w.gateway, public_jwk=None),
+        "gateways.rotate_credential": lambda s: gateways.rotate_credential(
+            s, **kw, client_id=w.gateway.client_id),
         "gateways.set_gateway_status": lambda s: gateways.set_gateway_status(
             s, **kw, client_id=w.gateway.client_id, status="suspended"),
     }

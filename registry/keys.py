@@ -64,29 +64,35 @@ def load_or_create(directory: Path, now: datetime | None = None) -> SigningKey:
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{pems[-1]} is not an Ed25519 private key")
     else:
-        private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
-        path = directory / f"ed25519-{stamp}.pem"
-        # Owner-only from the start: never a moment where the key is world-readable.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        private, pem = _write_new(directory)
     key = OKPKey.import_key(pem)
     return SigningKey(kid=_kid_for(private), key=key)
 
 
 def rotate(directory: Path, now: datetime) -> SigningKey:
     """Create a new key; the previous one stays on disk (and in the JWKS) until retired."""
+    directory.mkdir(parents=True, exist_ok=True)
+    private, pem = _write_new(directory)
+    return SigningKey(kid=_kid_for(private), key=OKPKey.import_key(pem))
+
+
+def _write_new(directory: Path) -> tuple[Ed25519PrivateKey, bytes]:
+    """Write a new private key as ``ed25519-<n>.pem`` with n one above the highest on disk.
+
+    Files are ordered by that number, never by a timestamp: a wall clock and an injected clock
+    may disagree, and "newest" must mean "created last".
+    """
+    numbers = [int(p.stem.split("-")[1]) for p in directory.glob("ed25519-*.pem")
+               if p.stem.split("-")[1].isdigit()]
+    path = directory / f"ed25519-{max(numbers, default=0) + 1:06d}.pem"
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    path = directory / f"ed25519-{now.strftime('%Y%m%dT%H%M%S%f')}.pem"
+    # Owner-only from the start: never a moment where the key is world-readable.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
-    return SigningKey(kid=_kid_for(private), key=OKPKey.import_key(pem))
+    return private, pem
 
 
 def load_all(directory: Path) -> list[SigningKey]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,7 +68,9 @@ def checkpoint() -> None:
 @audit.command("verify")
 @click.option("--checkpoints", "kept_file", type=click.Path(exists=True, dir_okay=False),
               help="a JSON list of checkpoint JWSs kept elsewhere (or the checkpoints endpoint's answer)")
-def verify(kept_file: str | None) -> None:
+@click.option("--workers", type=int, default=min(os.cpu_count() or 1, 8), show_default=True,
+              help="processes that hash in parallel (large logs only)")
+def verify(kept_file: str | None, workers: int) -> None:
     """Recompute the chain and check every checkpoint; exit 1 at the first mismatch."""
     from registry.services.audit import verify_audit_trail
 
@@ -82,7 +85,7 @@ def verify(kept_file: str | None) -> None:
         report = verify_audit_trail(session, actor=Actor.system("cli"), clock=SystemClock(),
                                     signer=signer, checkpoint_every=settings.audit_checkpoint_every,
                                     retention_days=settings.audit_retention_days,
-                                    kept_checkpoints=kept)
+                                    kept_checkpoints=kept, workers=workers)
         session.commit()
     finally:
         session.close()

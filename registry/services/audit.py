@@ -145,12 +145,13 @@ def checkpoint_view(cp: AuditCheckpoint) -> dict[str, Any]:
 
 def verify_audit_trail(session: Session, *, actor: Actor, clock: Clock, signer: Any,
                        checkpoint_every: int | None = None, retention_days: int | None = None,
-                       kept_checkpoints: Iterable[str] = ()) -> VerifyReport:
+                       kept_checkpoints: Iterable[str] = (), workers: int = 1) -> VerifyReport:
     """Seal what is pending, then recompute the chain and check every checkpoint."""
     actor.require(Permission.AUDIT_READ)
     _seal(session, clock=clock, signer=signer, every=checkpoint_every)
     return verify_chain(session, keys=public_keys(session, signer), clock=clock,
-                        retention_days=retention_days, kept_checkpoints=kept_checkpoints)
+                        retention_days=retention_days, kept_checkpoints=kept_checkpoints,
+                        workers=workers)
 
 
 def search_entries(session: Session, *, actor: Actor, filters: AuditFilter,

@@ -116,14 +116,18 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
                                {"events": f"{len(events)} events"})
     report = UsageReport()
     now = clock.now()
+    _lock_decisions(session, actor, events)
+    quota_moves: list[tuple[str, Decision]] = []
     for index, raw in enumerate(events):
         try:
             event = _validate(raw)
             if event.occurred_at > now + MAX_FUTURE_SKEW:
                 raise _Reject("INVALID_EVENT", "occurred_at: lies in the future")
             with session.begin_nested():
-                _record_one(session, actor=actor, now=now, event=event)
+                move = _record_one(session, actor=actor, now=now, event=event)
                 session.flush()
+            if move is not None:
+                quota_moves.append(move)
             report.accepted += 1
         except _Duplicate:
             report.duplicates += 1
@@ -140,7 +144,33 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
                 report.rejected.append({"index": index, "code": rej.code, "detail": rej.detail})
             else:  # pragma: no cover - a constraint other than the event id failed
                 raise
+    _move_quota(session, quota_moves)
     return report
+
+
+def _lock_decisions(session: Session, actor: Actor, events: list[Any]) -> None:
+    """Lock the batch's decisions up front, in id order (PostgreSQL; SQLite has one writer).
+
+    With every writer taking decision rows first (in id order, or skipping locked ones as the
+    sweep does) and quota counters last (in licence order), no two transactions wait on each
+    other in a circle: concurrent reports and sweeps cannot deadlock.
+    """
+    ids = sorted({e["decision_id"] for e in events
+                  if isinstance(e, dict) and isinstance(e.get("decision_id"), str)})
+    if ids:
+        session.execute(select(Decision.id).where(Decision.id.in_(ids),
+                                                  Decision.hospital_id == actor.hospital_id)
+                        .order_by(Decision.id).with_for_update())
+
+
+def _move_quota(session: Session, moves: list[tuple[str, Decision]]) -> None:
+    """Apply the quota changes of a batch last, in (licence, window) order (see _lock_decisions)."""
+    for kind, decision in sorted(moves, key=lambda m: (m[1].licence_id, m[1].quota_window_start,
+                                                       m[1].id)):
+        if kind == "release":
+            quota_service.release(session, decision.licence_id, decision.quota_window_start)
+        else:
+            _retake(session, decision)
 
 
 def _classify_existing(session: Session, actor: Actor, event: UsageEventIn) -> None:
@@ -155,7 +185,8 @@ def _classify_existing(session: Session, actor: Actor, event: UsageEventIn) -> N
                   "outcome; event ids must be unique per hospital")
 
 
-def _record_one(session: Session, *, actor: Actor, now: datetime, event: UsageEventIn) -> None:
+def _record_one(session: Session, *, actor: Actor, now: datetime,
+                event: UsageEventIn) -> tuple[str, Decision] | None:
     _classify_existing(session, actor, event)
     decision = session.get(Decision, event.decision_id)
     if decision is None or decision.hospital_id != actor.hospital_id:
@@ -182,13 +213,14 @@ def _record_one(session: Session, *, actor: Actor, now: datetime, event: UsageEv
     else:  # pragma: no cover - only under a storm of concurrent writers on one decision
         raise _Reject("CONFLICT", "the decision changed while reporting; retry")
     late = before == Reservation.EXPIRED
-    overage = False
+    move = None
     if target == Reservation.RELEASED and before == Reservation.RESERVED:
-        quota_service.release(session, decision.licence_id, decision.quota_window_start)
+        move = ("release", decision)
     elif target == Reservation.CONFIRMED and late:
         # A late completion: the study was processed, so it is billable. The expiry gave the unit
-        # back; take it again, past the limit if need be (the work is done; it is overage).
-        overage = _retake(session, decision)
+        # back; take it again, past the limit if need be (the work is done: it is overage, and
+        # the decision is marked so).
+        move = ("retake", decision)
     # (expired → released needs no quota change: the sweep already gave the unit back.)
     session.refresh(decision)
     session.add(UsageEvent(event_id=event.event_id, hospital_id=actor.hospital_id,
@@ -202,8 +234,9 @@ def _record_one(session: Session, *, actor: Actor, now: datetime, event: UsageEv
                  detail={"event_id": event.event_id, "outcome": event.outcome,
                          "occurred_at": event.occurred_at.isoformat(),
                          "reservation": {"before": str(before), "after": str(target)},
-                         "late": late, "overage": overage},
+                         "late": late},
                  purpose_of_use=decision.purpose)
+    return move
 
 
 def _transition(session: Session, decision_id: str, before: str, after: str, now: datetime) -> bool:
@@ -247,10 +280,11 @@ def expire_reservations(session: Session, *, actor: Actor, clock: Clock, window_
     if limit is not None:
         query = query.limit(limit)
     expired = 0
+    releases = []
     for row in session.execute(query).all():
         if not _transition(session, row.id, Reservation.RESERVED, Reservation.EXPIRED, now):
             continue  # reported meanwhile
-        quota_service.release(session, row.licence_id, row.quota_window_start)
+        releases.append((row.licence_id, row.quota_window_start))
         append_entry(session, actor=actor, at=now, event_type="usage", action_code=UPDATE,
                      outcome="success", object_type="decision", object_id=row.id,
                      detail={"reservation": {"before": "reserved", "after": "expired"},
@@ -258,6 +292,8 @@ def expire_reservations(session: Session, *, actor: Actor, clock: Clock, window_
                              "reconcile": True},
                      purpose_of_use=row.purpose)
         expired += 1
+    for licence_id, window_start in sorted(releases):  # counters last, in order: no deadlock
+        quota_service.release(session, licence_id, window_start)
     session.flush()
     return expired
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from registry.actor import Actor, PermissionDenied
 from registry.schemas import DecisionIn, EvaluateIn
@@ -75,9 +75,14 @@ def _pick_agreement(candidates: list[DataProcessingAgreement], purpose: str, day
 
 def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway | None,
                   request: DecisionIn, day: date) -> Snapshot:
+    # One query for the tool, its version and the processing chain: the platform operator
+    # hosting the model (first processor, if any), then the tool's vendor.
+    vendor, operator = aliased(Organisation), aliased(Organisation)
     row = session.execute(
-        select(Tool, ToolVersion)
+        select(Tool, ToolVersion, vendor, operator)
         .join(ToolVersion, ToolVersion.tool_id == Tool.id)
+        .join(vendor, vendor.id == Tool.vendor_id)
+        .outerjoin(operator, operator.id == Tool.operator_id)
         .where(Tool.slug == request.tool,
                ToolVersion.version == request.tool_version if request.tool_version
                else ToolVersion.is_default)
@@ -95,17 +100,21 @@ def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway 
     if snap.licence is not None:
         snap.quota_used = quota_service.used_in_window(
             session, snap.licence.id, licence_window(snap.licence, day).starts_on)
-    # The processing chain: the platform operator hosting the model, then the tool's vendor.
-    chain_ids = [i for i in (tool.operator_id, tool.vendor_id) if i is not None]
-    orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(chain_ids)))}
-    snap.chain = [orgs[i] for i in chain_ids if i in orgs]
-    snap.agreement = _pick_agreement(list(session.scalars(
-        select(DataProcessingAgreement).where(DataProcessingAgreement.controller_id == hospital.id,
-                                              DataProcessingAgreement.processor_id == chain_ids[0]))),
-        request.purpose, day)
+    snap.chain = [org for org in (row[3], row[2]) if org is not None]
+    # The agreements with the first processor and their sub-processors, in one query.
+    subprocessors: dict[int, list[SubProcessor]] = {}
+    candidates: dict[int, DataProcessingAgreement] = {}
+    for dpa, sp in session.execute(
+            select(DataProcessingAgreement, SubProcessor)
+            .outerjoin(SubProcessor, SubProcessor.agreement_id == DataProcessingAgreement.id)
+            .where(DataProcessingAgreement.controller_id == hospital.id,
+                   DataProcessingAgreement.processor_id == snap.chain[0].id)):
+        candidates[dpa.id] = dpa
+        if sp is not None:
+            subprocessors.setdefault(dpa.id, []).append(sp)
+    snap.agreement = _pick_agreement(list(candidates.values()), request.purpose, day)
     if snap.agreement is not None:
-        snap.agreement_subprocessors = list(session.scalars(
-            select(SubProcessor).where(SubProcessor.agreement_id == snap.agreement.id)))
+        snap.agreement_subprocessors = subprocessors.get(snap.agreement.id, [])
     if request.patient_pseudonym:
         snap.objection = session.scalar(
             select(PatientObjection).where(

@@ -1,0 +1,126 @@
+"""Role × endpoint matrix for the bearer-token API (NetBox/Keygen habit).
+
+For every API route that declares permissions with ``requires(...)`` and every role in
+``registry.permissions.ROLES``: a staff token of a user holding just that role gets 403 exactly
+when the role holds none of the permissions the route declares, and otherwise neither 401 nor
+403 (nor a 500). Each call is a GET or a harmless POST with a minimal valid body, inside the
+test's rolled-back transaction.
+
+A person never holds a gateway's OAuth scopes (routing:decide, usage:report, bundle:read): the
+services refuse any actor but a gateway for them, whatever its role. So a role's effective
+permissions here are its listed ones minus those scopes. (Today the admin role lists every
+Permission, scopes included, so its declared and effective permissions differ on
+/decisions, /bundle and /usage: the edge lets an admin past, the service then refuses.) The list of routes is read from the app, so a new route without
+a row here fails the coverage test instead of being skipped silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Callable
+
+import pytest
+
+from registry.auth.tokens import GATEWAY_SCOPES, issue_gateway_token, issue_user_token
+from registry.permissions import ROLE_PERMISSIONS, ROLES
+from registry.services import decisions as decision_service
+from registry.services.users import create_user
+from tests.factories import SYSTEM, child_hand, make_world
+
+
+# What a staff token can actually do: a role's permissions without the gateway scopes.
+STAFF_PERMISSIONS = {role: ROLE_PERMISSIONS[role] - set(GATEWAY_SCOPES.values()) for role in ROLES}
+
+
+class Ctx:
+    """What the requests need: a complete world, one stored decision, a live gateway token."""
+
+    def __init__(self, session, clock, app):  # noqa: ANN001
+        self.world = make_world(session, clock)
+        outcome = decision_service.decide(session, actor=self.world.actor, clock=clock,
+                                          engine=app.extensions["registry"].policy,
+                                          request=child_hand(self.world.tool.slug, study_key="matrix-1"))
+        self.decision_id = outcome.decision.id
+        self.gateway_token = issue_gateway_token(session, clock=clock, gateway=self.world.gateway,
+                                                 scope="routing:decide", ttl=600).access_token
+        session.commit()
+
+
+def _decision_body(ctx: Ctx) -> dict:
+    return {"tool": ctx.world.tool.slug, "purpose": "clinical-care",
+            "study": {"study_key": f"matrix-{uuid.uuid4().hex[:8]}", "modality": "DX",
+                      "body_part": "HAND", "patient_age_years": 9.5, "patient_sex": "M"}}
+
+
+# endpoint → (method, path, request kwargs); every one a read or a harmless write.
+REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
+    "api.create_checkpoint": lambda c: ("POST", "/api/v1/audit/checkpoints", {}),
+    "api.verify": lambda c: ("POST", "/api/v1/audit/verify", {"json": {}}),
+    "api.entries": lambda c: ("GET", "/api/v1/audit/entries?limit=5", {}),
+    "api.export": lambda c: ("GET", "/api/v1/audit/export?format=jsonl&object_type=decision", {}),
+    "api.history": lambda c: ("GET", f"/api/v1/audit/objects/decision/{c.decision_id}", {}),
+    "api.bundle": lambda c: ("GET", "/api/v1/bundle", {}),
+    "api.decide": lambda c: ("POST", "/api/v1/decisions", {"json": _decision_body(c)}),
+    "api.evaluate": lambda c: ("POST", "/api/v1/decisions/evaluate",
+                               {"json": dict(_decision_body(c), at="2026-06-01",
+                                             hospital_ura=c.world.hospital.ura)}),
+    "api.show": lambda c: ("GET", f"/api/v1/decisions/{c.decision_id}", {}),
+    "api.register": lambda c: ("POST", "/api/v1/gateways",
+                               {"json": {"hospital_ura": c.world.hospital.ura, "name": "matrix-gw"}}),
+    "api.rotate": lambda c: ("POST", f"/api/v1/gateways/{c.world.gateway.client_id}/rotate", {"json": {}}),
+    "api.suspend": lambda c: ("POST", f"/api/v1/gateways/{c.world.gateway.client_id}/suspend",
+                              {"json": {"reason": "matrix"}}),
+    "api.reactivate": lambda c: ("POST", f"/api/v1/gateways/{c.world.gateway.client_id}/reactivate",
+                                 {"json": {}}),
+    "api.revoke": lambda c: ("POST", f"/api/v1/gateways/{c.world.gateway.client_id}/revoke", {"json": {}}),
+    "api.reconciliation": lambda c: ("GET", f"/api/v1/reconciliation?licence={c.world.licence.id}", {}),
+    "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
+    "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
+}
+
+
+def _declared(app) -> dict[str, tuple]:  # noqa: ANN001
+    out = {}
+    for rule in app.url_map.iter_rules():
+        perms = getattr(app.view_functions[rule.endpoint], "required_permissions", ())
+        if perms and rule.rule.startswith(("/api/", "/oauth/")):
+            out[rule.endpoint] = perms
+    return out
+
+
+def test_the_matrix_covers_every_api_route_that_declares_permissions(app):
+    declared = _declared(app)
+    assert len(declared) >= 15
+    assert sorted(set(declared) - set(REQUESTS)) == [], "add a request for these routes"
+    assert sorted(set(REQUESTS) - set(declared)) == [], "these routes are gone or no longer declare"
+
+
+def test_every_role_is_allowed_somewhere_and_refused_somewhere(app):
+    """The matrix must be able to fail both ways: each role sees both answers."""
+    declared = _declared(app)
+    for role in ROLES:
+        allowed = [e for e, perms in declared.items() if set(perms) & STAFF_PERMISSIONS[role]]
+        assert allowed, role
+        # Even admin is refused the gateway-only routes (decide, bundle, usage report).
+        assert len(allowed) < len(declared), role
+
+
+@pytest.mark.parametrize("endpoint", sorted(REQUESTS))
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(app, client, session, clock, role, endpoint):
+    declared = app.view_functions[endpoint].required_permissions
+    ctx = Ctx(session, clock, app)
+    user, _ = create_user(session, actor=SYSTEM, clock=clock, email=f"{role}.{uuid.uuid4().hex[:6]}@matrix.test",
+                          roles=[role], password="matrix-password-1")
+    token = issue_user_token(session, clock=clock, user=user, ttl=600).access_token
+    session.commit()
+    method, path, kwargs = REQUESTS[endpoint](ctx)
+    response = client.open(path, method=method, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+    holds_one = bool(set(declared) & STAFF_PERMISSIONS[role])
+    body = response.get_json(silent=True)
+    if holds_one:
+        assert response.status_code not in (401, 403), (role, endpoint, response.status_code, body)
+        assert response.status_code < 500, (role, endpoint, response.status_code)
+    else:
+        assert response.status_code == 403, (role, endpoint, response.status_code, body)
+        assert body == {"error": {"code": "FORBIDDEN", "detail": body["error"]["detail"]}}

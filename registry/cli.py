@@ -313,6 +313,10 @@ def usage_expire(batch: int) -> None:
     click.echo(json.dumps({"expired": total}))
 
 
+from registry.simulate import simulate as _simulate  # noqa: E402 - its own module
+
+main.add_command(_simulate)
+
 from registry.audit.cli import audit as _audit  # noqa: E402 - its own module, like the others'
 
 main.add_command(_audit)

@@ -9,9 +9,11 @@ test's rolled-back transaction.
 A person never holds a gateway's OAuth scopes (routing:decide, usage:report, bundle:read): the
 services refuse any actor but a gateway for them, whatever its role. So a role's effective
 permissions here are its listed ones minus those scopes. (Today the admin role lists every
-Permission, scopes included, so its declared and effective permissions differ on
-/decisions, /bundle and /usage: the edge lets an admin past, the service then refuses.) The list of routes is read from the app, so a new route without
-a row here fails the coverage test instead of being skipped silently.
+Permission, scopes included, so on /decisions, /bundle and /usage the edge lets an admin past
+and the service then refuses.)
+
+The list of routes is read from the app, so a new route without a row here fails the coverage
+test instead of being skipped silently.
 """
 
 from __future__ import annotations

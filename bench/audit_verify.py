@@ -108,8 +108,8 @@ def main() -> None:
         t1, cpu1 = time.perf_counter(), _cpu()
         report = verify_chain(session, keys=public_keys(session, signer), workers=args.workers)
         took, cpu = time.perf_counter() - t1, _cpu() - cpu1
-    print(f"built {args.entries:,} entries in {built:.1f}s; {args.workers} worker(s) verified {report.entries_checked:,} "
-          f"entries and {report.checkpoints_checked:,} checkpoints in {took:.1f}s "
+    print(f"built {args.entries:,} entries in {built:.1f}s; {args.workers} worker(s) verified "
+          f"{report.entries_checked:,} entries and {report.checkpoints_checked:,} checkpoints in {took:.1f}s "
           f"({args.entries / took:,.0f} entries/s), {cpu:.1f} CPU-s in all; ok={report.ok}")
     if not report.ok:
         print(report.failure)

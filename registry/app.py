@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.extensions["registry"] = Registry(settings=settings, engine=engine,
                                           sessions=sessions or make_session_factory(engine),
                                           policy=PolicyEngine.load(), clock=clock or SystemClock())
+
+    # Authlib logs issued tokens at DEBUG ("Issue token %r"); the registry never logs tokens, so
+    # its loggers never go below INFO, whatever the root logger is set to.
+    logging.getLogger("authlib").setLevel(max(logging.getLogger("authlib").level, logging.INFO))
 
     csrf = CSRFProtect(app)
     from registry.api import blueprint as api_bp

@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from flask import Flask, current_app, g, jsonify, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from registry.actor import PermissionDenied
@@ -62,11 +62,12 @@ def register_edge(app: Flask) -> None:
             response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(DBAPIError)
+    @app.errorhandler(SQLAlchemyError)
     def _db_down(exc):  # noqa: ANN001
-        # Fail closed: no database, no answer. Never a permit. Log without parameters (no secrets).
-        log.error("database unavailable: %s", type(exc.orig).__name__ if getattr(exc, "orig", None) else exc)
+        # Fail closed: no database (or no connection from the pool), no answer. Never a permit.
+        # Log the error's type only: its text can carry SQL parameters.
+        orig = getattr(exc, "orig", None)
+        log.error("database unavailable: %s", type(orig or exc).__name__)
         session = g.pop("db", None)
         if session is not None:
             try:

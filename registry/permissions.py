@@ -13,6 +13,7 @@ class Permission(StrEnum):
     AGREEMENTS_READ = "agreements:read"
     AGREEMENTS_WRITE = "agreements:write"
     AUDIT_EXPORT = "audit:export"
+    AUDIT_MANAGE = "audit:manage"  # sign checkpoints on demand, seal, prune: admins only
     AUDIT_READ = "audit:read"
     BUNDLE_READ = "bundle:read"
     CONTRACTS_READ = "contracts:read"
@@ -38,7 +39,8 @@ _READ_ALL = {P.AGREEMENTS_READ, P.CONTRACTS_READ, P.DECISIONS_READ, P.ORGANISATI
              P.TOOLS_READ, P.USAGE_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "admin": frozenset(Permission),
+    # Everything a person may do; routing, usage reports and bundles are for gateways only.
+    "admin": frozenset(set(Permission) - {P.BUNDLE_READ, P.ROUTING_DECIDE, P.USAGE_REPORT}),
     "auditor": frozenset(_READ_ALL | {P.AUDIT_READ, P.AUDIT_EXPORT, P.OBJECTIONS_READ,
                                       P.DECISIONS_EVALUATE, P.TOKENS_INTROSPECT}),
     "legal": frozenset(_READ_ALL | {P.AGREEMENTS_WRITE, P.DECISIONS_EVALUATE}),

@@ -11,8 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholder secrets that are fine on a developer's laptop and never anywhere else.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
-DEV_PSEUDONYM_KEY = "dev-only-insecure-pseudonym-key"
-_PLACEHOLDERS = {DEV_SECRET_KEY, DEV_PSEUDONYM_KEY, "changeme", "change-me", "secret", ""}
+_PLACEHOLDERS = {DEV_SECRET_KEY, "changeme", "change-me", "secret", ""}
 
 
 class Settings(BaseSettings):
@@ -24,6 +23,8 @@ class Settings(BaseSettings):
     # Directory holding the registry's Ed25519 signing keys (bundles, decisions, checkpoints).
     signing_key_dir: Path = Path("instance/keys")
     # Terms (contracts, licences, agreements, certificates) are calendar dates in this zone.
+    # Named here so it is explicit; only Europe/Amsterdam is accepted, because the decision path,
+    # the bundle and the audit viewer must all turn instants into the same term dates.
     timezone: str = "Europe/Amsterdam"
     # Lifetimes, in seconds.
     access_token_ttl: int = Field(default=600, ge=30, le=3600)
@@ -50,17 +51,20 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except ZoneInfoNotFoundError as exc:  # pragma: no cover - message path
             raise ValueError(f"unknown time zone {value!r}") from exc
+        if value != "Europe/Amsterdam":
+            raise ValueError("terms are Europe/Amsterdam calendar dates; no other zone is supported")
         return value
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> "Settings":
-        if self.environment == "production":
+        if self.environment != "development":
             if self.secret_key in _PLACEHOLDERS or len(self.secret_key) < 32:
                 raise ValueError(
                     "REGISTRY_SECRET_KEY must be set to a random value of at least 32 characters "
                     "outside development"
                 )
-            if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
+            if (self.environment == "production" and self.database_url.startswith("sqlite")
+                    and ":memory:" in self.database_url):
                 raise ValueError("an in-memory database is not allowed in production")
         return self
 

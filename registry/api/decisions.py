@@ -25,39 +25,32 @@ def _signed(view: dict) -> dict:
     return dict(view, jws=published_signer().sign(view, typ="aifi-decision+jwt"))
 
 
+def _answer(use_case, schema):  # noqa: ANN001, ANN202
+    """Parse, decide, commit once, answer 200 with the signed view (permit or deny alike)."""
+    body = parse_body(schema)
+    reg = registry()
+    session = db()
+    outcome = use_case(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
+                       request=body)
+    session.commit()
+    return jsonify(_signed(service.decision_view(outcome)))
+
+
 @blueprint.post("/decisions")
 @requires(Permission.ROUTING_DECIDE)
 def decide():
-    body = parse_body(DecisionIn)
-    reg = registry()
-    session = db()
-    outcome = service.decide(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
-                             request=body)
-    session.commit()
-    return jsonify(_signed(service.decision_view(outcome)))
+    return _answer(service.decide, DecisionIn)
 
 
 @blueprint.post("/decisions/evaluate")
 @requires(Permission.ROUTING_DECIDE, Permission.DECISIONS_EVALUATE)
 def evaluate():
-    body = parse_body(EvaluateIn)
-    reg = registry()
-    session = db()
-    outcome = service.evaluate_at(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
-                                  request=body)
-    session.commit()
-    return jsonify(_signed(service.decision_view(outcome)))
+    return _answer(service.evaluate_at, EvaluateIn)
 
 
 @blueprint.get("/decisions/<decision_id>")
 @requires(Permission.ROUTING_DECIDE, Permission.DECISIONS_READ)
 def show(decision_id: str):
-    d = service.get_decision(db(), actor=current_actor(), decision_id=decision_id[:36])
-    return jsonify({
-        "decision_id": d.id, "kind": d.kind, "decision": d.outcome, "dry_run": d.dry_run,
-        "decided_at": d.decided_at.isoformat().replace("+00:00", "Z"),
-        "evaluated_on": d.evaluated_on.isoformat(), "actor": d.actor, "tool": d.tool_slug,
-        "purpose": d.purpose, "study_key": d.study_key, "reasons": d.reasons,
-        "obligations": d.obligations, "refs": d.refs, "request": d.request, "facts": d.facts,
-        "rules": d.rules, "policy_version": d.policy_version, "reservation": d.reservation,
-    })
+    actor = current_actor()
+    decision = service.get_decision(db(), actor=actor, decision_id=decision_id[:36])
+    return jsonify(service.decision_detail(decision, actor=actor))

@@ -75,7 +75,8 @@ class GatewayClient:
 
     gateway: Gateway
     hospital: Organisation
-    credentials: list[GatewayCredential] = field(default_factory=list)
+    # Never in a repr: a log line or traceback must not carry even a secret's hash.
+    credentials: list[GatewayCredential] = field(default_factory=list, repr=False)
 
     @property
     def client_id(self) -> str:

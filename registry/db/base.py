@@ -61,6 +61,11 @@ def make_engine(url: str, **kw: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # An unreachable server must become a quick 503, not a request hanging on TCP timeouts.
+    connect_args = kw.pop("connect_args", {})
+    connect_args.setdefault("connect_timeout", 5)
+    kw["connect_args"] = connect_args
+    kw.setdefault("pool_timeout", 5)
     kw.setdefault("pool_pre_ping", True)
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
@@ -70,6 +75,3 @@ def make_engine(url: str, **kw: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
-
-def now_placeholder() -> datetime:  # pragma: no cover - guards against forgetting the clock
-    raise RuntimeError("timestamps come from the injected clock")

@@ -20,10 +20,13 @@ def validate_eight_digits(value: str | None, label: str) -> str | None:
 
 
 def looks_like_bsn(value: str) -> bool:
-    """A nine-digit string passing the BSN eleven-test: refuse it wherever a pseudonym is expected."""
-    if not re.fullmatch(r"[0-9]{9}", value):
+    """A BSN passing the eleven-test, also written with separators (``1234.56.782``) or as an
+    older eight-digit number (read with a leading zero): refuse it wherever an opaque key or a
+    pseudonym is expected."""
+    compact = re.sub(r"[\s.\-]", "", value)
+    if not re.fullmatch(r"[0-9]{8,9}", compact):
         return False
-    digits = [int(c) for c in value]
+    digits = [int(c) for c in compact.zfill(9)]
     total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1))) - digits[8]
     return total % 11 == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,13 @@ def _flush(session: Session, what: str) -> None:
             session.flush()
     except IntegrityError as exc:
         # The named database constraint is the backstop behind the domain checks.
-        raise Conflict(f"{what} conflicts with an existing record: {exc.orig}") from exc
+        # Name the constraint, not the driver's message (which can echo the values).
+        name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        text = str(exc.orig)
+        if name is None:
+            match = re.search(r"(UNIQUE|CHECK|FOREIGN KEY) constraint failed: ?([\w.]*)", text)
+            name = match.group(2) or match.group(1) if match else "a constraint"
+        raise Conflict(f"{what} conflicts with an existing record ({name})") from exc
 
 
 def create_row(session: Session, *, actor: Actor, clock: Clock, permission: Permission,

@@ -31,6 +31,7 @@ def create_agreement(session: Session, *, actor: Actor, clock: Clock, reference:
                      effective_on: date | None, ends_on: date | None, status: str = "draft",
                      signed_on: date | None = None, subprocessors: list[dict[str, Any]] = (),
                      **details: Any) -> DataProcessingAgreement:
+    actor.require(Permission.AGREEMENTS_WRITE)  # first: an unauthorised caller learns nothing
     fields: dict[str, str] = {}
     controller = session.get(Organisation, controller_id)
     if controller is None or controller.kind != "hospital":
@@ -60,6 +61,7 @@ def add_subprocessor(session: Session, *, actor: Actor, clock: Clock, agreement_
                      organisation_id: int | None = None, role: str = "", location: str = "",
                      approved_on: date | None = None) -> SubProcessor:
     """Art. 28(2): a sub-processor only with the controller's prior written authorisation."""
+    actor.require(Permission.AGREEMENTS_WRITE)  # first: an unauthorised caller learns nothing
     if session.get(DataProcessingAgreement, agreement_id) is None:
         raise NotFound(f"no agreement {agreement_id}")
     sp = SubProcessor(agreement_id=agreement_id, organisation_id=organisation_id, name=name,
@@ -71,6 +73,7 @@ def add_subprocessor(session: Session, *, actor: Actor, clock: Clock, agreement_
 def transition_agreement(session: Session, *, actor: Actor, clock: Clock, agreement_id: int,
                          to: str, reason: str = "", signed_on: date | None = None,
                          effective_on: date | None = None) -> DataProcessingAgreement:
+    actor.require(Permission.AGREEMENTS_WRITE)  # first: an unauthorised caller learns nothing
     dpa = session.get(DataProcessingAgreement, agreement_id)
     if dpa is None:
         raise NotFound(f"no agreement {agreement_id}")

@@ -25,6 +25,7 @@ def create_contract(session: Session, *, actor: Actor, clock: Clock, reference: 
                     extension_options: list[dict[str, Any]] | None = None,
                     status: str = "active", illustrative: bool = False) -> FrameworkContract:
     """A framework contract with its buyers and the tools it covers (prices in cents)."""
+    actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
     try:
         Term(starts_on, ends_on)
     except ValueError as exc:
@@ -50,6 +51,7 @@ def create_licence(session: Session, *, actor: Actor, clock: Clock, reference: s
                    contract_id: int, hospital_id: int, tool_id: int, starts_on: date, ends_on: date,
                    quota_limit: int | None, quota_period: str = "term",
                    on_quota_exhausted: str = "deny", illustrative: bool = False) -> Licence:
+    actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
     fields: dict[str, str] = {}
     contract = session.get(FrameworkContract, contract_id)
     if contract is None:
@@ -84,6 +86,7 @@ def create_licence(session: Session, *, actor: Actor, clock: Clock, reference: s
 
 def set_licence_status(session: Session, *, actor: Actor, clock: Clock, licence_id: int,
                        status: str, reason: str) -> Licence:
+    actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
     licence = session.get(Licence, licence_id)
     if licence is None:
         raise NotFound(f"no licence {licence_id}")
@@ -96,6 +99,7 @@ def set_licence_status(session: Session, *, actor: Actor, clock: Clock, licence_
 
 def set_contract_status(session: Session, *, actor: Actor, clock: Clock, contract_id: int,
                         status: str, reason: str) -> FrameworkContract:
+    actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
     contract = session.get(FrameworkContract, contract_id)
     if contract is None:
         raise NotFound(f"no framework contract {contract_id}")

@@ -32,7 +32,7 @@ from registry.permissions import Permission
 from registry.policy.engine import PolicyEngine
 from registry.policy.facts import Snapshot, compute_facts, explain, licence_window
 from registry.services import quota as quota_service
-from registry.services.errors import NotFound, ValidationFailed
+from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 
 @dataclass
@@ -223,7 +223,7 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
     if not request.dry_run:
         replay = _find_permit(session, idem)
         if replay is not None:
-            return replay
+            return _replayed(session, actor=actor, clock=clock, outcome=replay, request=request)
     # Usually already in the session's identity map: the bearer-token check loaded both.
     gateway = session.get(Gateway, actor.gateway_id)
     hospital = session.get(Organisation, gateway.hospital_id)
@@ -261,8 +261,26 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
         replay = _find_permit(session, idem)
         if replay is None:
             raise
-        return replay
+        return _replayed(session, actor=actor, clock=clock, outcome=replay, request=request)
     return DecisionOutcome(decision, _quota_view(snap, used))
+
+
+def _replayed(session: Session, *, actor: Actor, clock: Clock, outcome: DecisionOutcome,
+              request: DecisionIn) -> DecisionOutcome:
+    """A retry gets the stored permit, but only for the very same request: a study key reused
+    with other study data or another pseudonym (say, one with an objection) must not ride on an
+    earlier permit. Every replay is an access of its own in the audit trail (NEN 7513)."""
+    stored = outcome.decision
+    if stored.request != request.model_dump(mode="json", exclude={"at", "hospital_ura"}):
+        raise Conflict("this study_key was already permitted for a different request; "
+                       "use a new study_key for a different study",
+                       {"study.study_key": "reused with different study data"})
+    append_entry(session, actor=actor, at=clock.now(), event_type="decision-replay",
+                 action_code=EXECUTE, outcome="success", object_type="decision",
+                 object_id=stored.id, purpose_of_use=stored.purpose,
+                 detail={"replay_of": stored.id, "decided_at": stored.decided_at.isoformat()})
+    session.flush()
+    return outcome
 
 
 def _find_permit(session: Session, idem: str) -> DecisionOutcome | None:
@@ -312,14 +330,19 @@ def evaluate_at(session: Session, *, actor: Actor, clock: Clock, engine: PolicyE
 
 
 def get_decision(session: Session, *, actor: Actor, decision_id: str) -> Decision:
-    """A stored decision. Gateways see only their own hospital's; staff need decisions:read."""
+    """A stored decision. Gateways see only their own hospital's; staff need decisions:read, and
+    staff of a hospital see only that hospital's (national staff, with no organisation or with
+    the consortium, see all)."""
     decision = session.get(Decision, decision_id)
     if actor.kind == "gateway":
         actor.require(Permission.ROUTING_DECIDE)
-        if decision is not None and decision.hospital_id != actor.hospital_id:
-            decision = None  # another hospital's decision does not exist for this caller
+        own = actor.hospital_id
     else:
         actor.require(Permission.DECISIONS_READ)
+        org = session.get(Organisation, actor.organisation_id) if actor.organisation_id else None
+        own = org.id if org is not None and org.kind == "hospital" else None
+    if decision is not None and own is not None and decision.hospital_id != own:
+        decision = None  # another hospital's decision does not exist for this caller
     if decision is None:
         raise NotFound(f"no decision {decision_id}")
     return decision
@@ -334,4 +357,25 @@ def decision_view(outcome: DecisionOutcome, ttl_seconds: int = 0) -> dict[str, A
         "decided_at": d.decided_at.isoformat().replace("+00:00", "Z"),
         "evaluated_on": d.evaluated_on.isoformat(), "dry_run": d.dry_run,
         "replayed": outcome.replayed, "ttl_seconds": ttl_seconds,
+    }
+
+
+def decision_detail(d: Decision, *, actor: Actor) -> dict[str, Any]:
+    """The stored decision with its facts and rules, for explaining it.
+
+    The patient's pseudonym is shown to the hospital's own gateway and to staff who work with
+    objections or the audit trail; for everyone else it is withheld (need to know).
+    """
+    request = dict(d.request)
+    if request.get("patient_pseudonym") and not (
+            actor.kind == "gateway" or actor.can(Permission.OBJECTIONS_READ)
+            or actor.can(Permission.AUDIT_READ)):
+        request["patient_pseudonym"] = "(withheld)"
+    return {
+        "decision_id": d.id, "kind": d.kind, "decision": d.outcome, "dry_run": d.dry_run,
+        "decided_at": d.decided_at.isoformat().replace("+00:00", "Z"),
+        "evaluated_on": d.evaluated_on.isoformat(), "actor": d.actor, "tool": d.tool_slug,
+        "purpose": d.purpose, "study_key": d.study_key, "reasons": d.reasons,
+        "obligations": d.obligations, "refs": d.refs, "request": request, "facts": d.facts,
+        "rules": d.rules, "policy_version": d.policy_version, "reservation": d.reservation,
     }

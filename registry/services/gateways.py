@@ -88,6 +88,7 @@ def get_gateway_by_client_id(session: Session, client_id: str) -> Gateway:
 def set_gateway_status(session: Session, *, actor: Actor, clock: Clock, client_id: str,
                        status: str, reason: str = "") -> Gateway:
     """Suspend, reactivate or revoke. Suspension and revocation end live tokens at once."""
+    actor.require(Permission.GATEWAYS_MANAGE)  # first: an unauthorised caller learns nothing
     gateway = get_gateway_by_client_id(session, client_id)
     if status not in ("active", "suspended", "revoked"):
         raise ValidationFailed("invalid status", {"status": "active, suspended or revoked"})

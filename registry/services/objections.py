@@ -26,6 +26,7 @@ def create_purpose(session: Session, *, actor: Actor, clock: Clock, code: str, l
 def record_objection(session: Session, *, actor: Actor, clock: Clock, hospital_id: int,
                      pseudonym: str, purposes: list[str], recorded_on: date) -> list[PatientObjection]:
     """Record that a patient (known only by pseudonym) objects to AI processing for purposes."""
+    actor.require(Permission.OBJECTIONS_WRITE)  # first: an unauthorised caller learns nothing
     fields: dict[str, str] = {}
     try:
         pseudonym = validate_pseudonym(pseudonym)
@@ -50,6 +51,7 @@ def record_objection(session: Session, *, actor: Actor, clock: Clock, hospital_i
 
 def withdraw_objection(session: Session, *, actor: Actor, clock: Clock, objection_id: int,
                        last_day: date) -> PatientObjection:
+    actor.require(Permission.OBJECTIONS_WRITE)  # first: an unauthorised caller learns nothing
     row = session.get(PatientObjection, objection_id)
     if row is None:
         raise NotFound(f"no objection {objection_id}")

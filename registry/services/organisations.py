@@ -21,6 +21,7 @@ from registry.services.errors import NotFound, ValidationFailed
 def create_organisation(session: Session, *, actor: Actor, clock: Clock, kind: str, name: str,
                         ura: str | None = None, agb: str | None = None, kvk: str | None = None,
                         country: str = "NL", illustrative: bool = False) -> Organisation:
+    actor.require(Permission.ORGANISATIONS_WRITE)  # first: an unauthorised caller learns nothing
     fields: dict[str, str] = {}
     try:
         kind = OrganisationKind(kind)
@@ -67,6 +68,7 @@ def set_organisation_status(session: Session, *, actor: Actor, clock: Clock, org
                             status: str, reason: str, on: date | None = None) -> Organisation:
     """Suspend, reactivate or offboard. Offboarding a hospital also revokes its gateways and
     their live tokens, so nothing of it can route from the next request on."""
+    actor.require(Permission.ORGANISATIONS_WRITE)  # first: an unauthorised caller learns nothing
     org = get_organisation(session, organisation_id)
     try:
         status = OrganisationStatus(status)

@@ -21,6 +21,7 @@ from registry.services.errors import NotFound, ValidationFailed
 
 def create_tool(session: Session, *, actor: Actor, clock: Clock, slug: str, name: str,
                 vendor_id: int, operator_id: int | None, description: str = "") -> Tool:
+    actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
     vendor = session.get(Organisation, vendor_id)
     if vendor is None or vendor.kind != "vendor":
         raise ValidationFailed("invalid tool", {"vendor_id": "must be an organisation of kind vendor"})
@@ -39,6 +40,7 @@ def create_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_id
                         certificate_number: str | None = None, notified_body: str | None = None,
                         certificate_expires_on: date | None = None, released_on: date | None = None,
                         is_default: bool = False) -> ToolVersion:
+    actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
     try:
         validate_spec(intended_use)
     except ValueError as exc:
@@ -61,6 +63,7 @@ def create_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_id
 def suspend_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_version_id: int,
                          reason: str) -> ToolVersion:
     """EU AI Act Art. 26: a deployer suspends use when a risk appears; it takes effect at once."""
+    actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
     tv = session.get(ToolVersion, tool_version_id)
     if tv is None:
         raise NotFound(f"no tool version {tool_version_id}")
@@ -74,6 +77,7 @@ def suspend_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_v
 
 def reinstate_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_version_id: int,
                            reason: str) -> ToolVersion:
+    actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
     tv = session.get(ToolVersion, tool_version_id)
     if tv is None:
         raise NotFound(f"no tool version {tool_version_id}")

@@ -23,6 +23,7 @@ def create_user(session: Session, *, actor: Actor, clock: Clock, email: str, rol
                 password: str | None = None, name: str = "",
                 organisation_id: int | None = None) -> tuple[User, str | None]:
     """Create a user. Returns the user and the generated password when none was given (shown once)."""
+    actor.require(Permission.USERS_MANAGE)  # first: an unauthorised caller learns nothing
     fields: dict[str, str] = {}
     if not _EMAIL.match(email or ""):
         fields["email"] = "is not an e-mail address"

@@ -68,3 +68,14 @@ def test_cina_is_for_adults_only():
 def test_invalid_intended_use_is_refused(spec):
     with pytest.raises(ValueError):
         validate_spec(spec)
+
+
+@pytest.mark.parametrize("value, is_bsn", [
+    ("111222333", True), ("1112.22.333", True), ("111 222 333", True), ("11122233", False),
+    ("12345672", True),  # eight digits: 012345672 passes the eleven-test
+    ("111222334", False), ("a11222333", False), ("1112223330", False),
+])
+def test_bsn_detection(value, is_bsn):
+    from registry.domain.identifiers import looks_like_bsn
+
+    assert looks_like_bsn(value) is is_bsn

@@ -277,3 +277,52 @@ def test_a_gateway_without_the_scope_cannot_decide(session, clock, policy_engine
     world.actor = Actor.for_gateway(world.gateway, frozenset({Permission.USAGE_REPORT}))
     with pytest.raises(PermissionDenied):
         decide(session, world, clock, policy_engine)
+
+
+def test_a_study_key_reused_for_another_study_is_a_conflict_not_a_replay(session, clock, policy_engine):
+    from registry.services.errors import Conflict
+
+    world = make_world(session, clock)
+    decide(session, world, clock, policy_engine)
+    with pytest.raises(Conflict):
+        decide(session, world, clock, policy_engine, patient_pseudonym=PSEUDONYM)
+    with pytest.raises(Conflict):
+        decide(session, world, clock, policy_engine, study={"patient_age_years": 12})
+
+
+def test_every_replay_is_audited(session, clock, policy_engine):
+    world = make_world(session, clock)
+    first = decide(session, world, clock, policy_engine)
+    decide(session, world, clock, policy_engine)
+    entries = list(session.scalars(select(AuditEntry).where(AuditEntry.object_id == first.decision.id)))
+    assert sorted(e.event_type for e in entries) == ["decision", "decision-replay"]
+
+
+def test_pseudonym_is_withheld_from_staff_without_need_to_know(session, clock, policy_engine):
+    from registry.permissions import permissions_for_roles
+
+    world = make_world(session, clock)
+    outcome = decide(session, world, clock, policy_engine, patient_pseudonym=PSEUDONYM)
+    viewer = Actor(kind="user", id="1", roles=("viewer",), permissions=permissions_for_roles(["viewer"]))
+    privacy = Actor(kind="user", id="2", roles=("privacy_officer",),
+                    permissions=permissions_for_roles(["privacy_officer"]))
+    d = decisions.get_decision(session, actor=viewer, decision_id=outcome.decision.id)
+    assert decisions.decision_detail(d, actor=viewer)["request"]["patient_pseudonym"] == "(withheld)"
+    assert decisions.decision_detail(d, actor=privacy)["request"]["patient_pseudonym"] == PSEUDONYM
+    assert decisions.decision_detail(d, actor=world.actor)["request"]["patient_pseudonym"] == PSEUDONYM
+
+
+def test_hospital_staff_see_only_their_hospitals_decisions(session, clock, policy_engine):
+    from registry.permissions import permissions_for_roles
+    from registry.services.errors import NotFound
+
+    world, other = make_world(session, clock), make_world(session, clock)
+    outcome = decide(session, world, clock, policy_engine)
+    perms = permissions_for_roles(["auditor"])
+    own = Actor(kind="user", id="3", roles=("auditor",), permissions=perms, organisation_id=world.hospital.id)
+    foreign = Actor(kind="user", id="4", roles=("auditor",), permissions=perms, organisation_id=other.hospital.id)
+    national = Actor(kind="user", id="5", roles=("auditor",), permissions=perms)
+    assert decisions.get_decision(session, actor=own, decision_id=outcome.decision.id)
+    assert decisions.get_decision(session, actor=national, decision_id=outcome.decision.id)
+    with pytest.raises(NotFound):
+        decisions.get_decision(session, actor=foreign, decision_id=outcome.decision.id)

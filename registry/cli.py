@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -37,6 +39,25 @@ def _session(engine):
     from registry.db.base import make_session_factory
 
     return make_session_factory(engine)()
+
+
+def _actor() -> Actor:
+    # The change records name who ran the command on which machine account.
+    return Actor.system(f"cli:{getpass.getuser()}")
+
+
+@contextmanager
+def unit_of_work(settings=None):  # noqa: ANN001, ANN201
+    """One session, committed once if the body succeeds; a service error exits with code 2."""
+    session = _session(_engine(settings or _settings()))
+    try:
+        yield session
+        session.commit()
+    except Exception as exc:  # noqa: BLE001
+        session.rollback()
+        _fail(exc)
+    finally:
+        session.close()
 
 
 def _fail(exc: Exception) -> None:
@@ -140,17 +161,9 @@ def users() -> None:
 def users_create(email: str, roles: tuple[str, ...], password: str | None, name: str) -> None:
     from registry.services.users import create_user
 
-    engine = _engine(_settings())
-    session = _session(engine)
-    try:
-        user, generated = create_user(session, actor=Actor.system("cli"), clock=SystemClock(),
+    with unit_of_work() as session:
+        user, generated = create_user(session, actor=_actor(), clock=SystemClock(),
                                       email=email, roles=list(roles), password=password, name=name)
-        session.commit()
-    except Exception as exc:  # noqa: BLE001
-        session.rollback()
-        _fail(exc)
-    finally:
-        session.close()
     click.echo(f"user {user.email} created with roles {', '.join(user.roles)}")
     if generated:
         click.echo(f"password (shown once): {generated}")
@@ -167,14 +180,10 @@ def orgs() -> None:
 def orgs_list(kind: str | None, as_json: bool) -> None:
     from registry.services.organisations import list_organisations
 
-    engine = _engine(_settings())
-    session = _session(engine)
-    try:
+    with unit_of_work() as session:
         rows = [{"id": o.id, "kind": o.kind, "name": o.name, "ura": o.ura, "agb": o.agb,
                  "kvk": o.kvk, "status": o.status, "illustrative": o.illustrative}
                 for o in list_organisations(session, kind=kind)]
-    finally:
-        session.close()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -197,18 +206,10 @@ def gateways_add(ura: str, name: str, jwk_file: str | None) -> None:
     from registry.services.organisations import find_by_ura
 
     jwk = json.loads(Path(jwk_file).read_text()) if jwk_file else None
-    engine = _engine(_settings())
-    session = _session(engine)
-    try:
+    with unit_of_work() as session:
         hospital = find_by_ura(session, ura)
-        gateway, secret = register_gateway(session, actor=Actor.system("cli"), clock=SystemClock(),
+        gateway, secret = register_gateway(session, actor=_actor(), clock=SystemClock(),
                                            hospital_id=hospital.id, name=name, public_jwk=jwk)
-        session.commit()
-    except Exception as exc:  # noqa: BLE001
-        session.rollback()
-        _fail(exc)
-    finally:
-        session.close()
     out = {"client_id": gateway.client_id, "hospital": ura, "name": name,
            "token_endpoint_auth_method": "private_key_jwt" if jwk else "client_secret_basic"}
     if secret:
@@ -222,17 +223,9 @@ def gateways_add(ura: str, name: str, jwk_file: str | None) -> None:
 def gateways_revoke(client_id: str, reason: str) -> None:
     from registry.services.gateways import set_gateway_status
 
-    engine = _engine(_settings())
-    session = _session(engine)
-    try:
-        set_gateway_status(session, actor=Actor.system("cli"), clock=SystemClock(),
+    with unit_of_work() as session:
+        set_gateway_status(session, actor=_actor(), clock=SystemClock(),
                            client_id=client_id, status="revoked", reason=reason)
-        session.commit()
-    except Exception as exc:  # noqa: BLE001
-        session.rollback()
-        _fail(exc)
-    finally:
-        session.close()
     click.echo(json.dumps({"client_id": client_id, "status": "revoked"}))
 
 
@@ -249,13 +242,9 @@ def keys_rotate() -> None:
     from registry.auth.jwks import rotate_signing_key
 
     settings = _settings()
-    session = _session(_engine(settings))
-    try:
+    with unit_of_work(settings) as session:
         key = rotate_signing_key(session, clock=SystemClock(), directory=settings.signing_key_dir,
                                  publish_for=settings.bundle_ttl)
-        session.commit()
-    finally:
-        session.close()
     click.echo(json.dumps({"kid": key.kid, "previous_keys_published_for_seconds": settings.bundle_ttl}))
 
 
@@ -268,16 +257,9 @@ def gateways_rotate(client_id: str, jwk_file: str | None) -> None:
     from registry.services.gateways import rotate_credential
 
     jwk = json.loads(Path(jwk_file).read_text()) if jwk_file else None
-    session = _session(_engine(_settings()))
-    try:
-        _gateway, secret = rotate_credential(session, actor=Actor.system("cli"), clock=SystemClock(),
+    with unit_of_work() as session:
+        _gateway, secret = rotate_credential(session, actor=_actor(), clock=SystemClock(),
                                              client_id=client_id, public_jwk=jwk)
-        session.commit()
-    except Exception as exc:  # noqa: BLE001
-        session.rollback()
-        _fail(exc)
-    finally:
-        session.close()
     out = {"client_id": client_id,
            "token_endpoint_auth_method": "private_key_jwt" if jwk else "client_secret_basic"}
     if secret:
@@ -302,7 +284,7 @@ def usage_expire(batch: int) -> None:
     total = 0
     try:
         while True:
-            n = expire_reservations(session, actor=Actor.system("cli"), clock=SystemClock(),
+            n = expire_reservations(session, actor=_actor(), clock=SystemClock(),
                                     window_seconds=settings.reservation_window, limit=batch)
             session.commit()
             total += n

@@ -243,7 +243,8 @@ def keys_rotate() -> None:
 
     settings = _settings()
     with unit_of_work(settings) as session:
-        key = rotate_signing_key(session, clock=SystemClock(), directory=settings.signing_key_dir,
+        key = rotate_signing_key(session, actor=_actor(), clock=SystemClock(),
+                                 directory=settings.signing_key_dir,
                                  publish_for=settings.bundle_ttl)
     click.echo(json.dumps({"kid": key.kid, "previous_keys_published_for_seconds": settings.bundle_ttl}))
 

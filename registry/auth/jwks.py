@@ -16,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry import keys
+from registry.actor import Actor
 from registry.clock import Clock
 from registry.db.oauth import SigningKey as SigningKeyRow
+from registry.services.changes import record_change
 
 
 def record_key(session: Session, *, clock: Clock, key: keys.SigningKey) -> None:
@@ -42,10 +44,11 @@ def published_jwks(session: Session, *, clock: Clock) -> dict:
     return {"keys": [json.loads(r.public_jwk) for r in rows]}
 
 
-def rotate_signing_key(session: Session, *, clock: Clock, directory: Path,
+def rotate_signing_key(session: Session, *, actor: Actor, clock: Clock, directory: Path,
                        publish_for: int) -> keys.SigningKey:
     """Make a new signing key and retire the others: they stay published for ``publish_for``
-    seconds (the bundle lifetime), so a gateway can still verify every bundle they signed."""
+    seconds (the bundle lifetime), so a gateway can still verify every bundle they signed.
+    Recorded as a change (and so in the audit trail): who rotated, which kid replaced which."""
     now = clock.now()
     # Record the keys on disk first, so that a key no request ever used is still retired properly.
     for old in keys.load_all(directory):
@@ -55,4 +58,7 @@ def rotate_signing_key(session: Session, *, clock: Clock, directory: Path,
                     .values(retired_at=now, publish_until=now + timedelta(seconds=publish_for)))
     record_key(session, clock=clock, key=new)
     session.flush()
+    record_change(session, actor=actor, clock=clock, action="rotate",
+                  obj=session.get(SigningKeyRow, new.kid), before=None,
+                  message=f"new signing key {new.kid}; previous keys published for {publish_for} s")
     return new

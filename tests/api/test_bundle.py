@@ -131,9 +131,16 @@ def test_bundle_needs_the_bundle_scope(client, session, clock):
 def test_jwks_keeps_the_old_key_until_its_last_bundle_expired(client, session, clock, settings):
     world = make_world(session, clock)
     old_header, _ = verify(client, _get(client, session, clock, world).get_data(as_text=True))
-    new = rotate_signing_key(session, clock=clock, directory=settings.signing_key_dir,
+    new = rotate_signing_key(session, actor=SYSTEM, clock=clock,
+                             directory=settings.signing_key_dir,
                              publish_for=settings.bundle_ttl)
     session.commit()
+    from sqlalchemy import select
+
+    from registry.db.changes import ChangeRecord
+    record = session.scalar(select(ChangeRecord).where(ChangeRecord.object_type == "signing_keys",
+                                                       ChangeRecord.object_id == new.kid))
+    assert record.action == "rotate" and record.actor == SYSTEM.ref
     kids = {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]}
     assert kids == {old_header["kid"], new.kid}
     clock.advance(seconds=settings.bundle_ttl - 1)

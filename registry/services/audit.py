@@ -26,9 +26,9 @@ from registry.domain.terms import AMSTERDAM
 from registry.permissions import Permission
 from registry.services.errors import ValidationFailed
 
-# Who may sign a checkpoint on demand. A checkpoint only pins the current head (it hides and
-# changes nothing), and publishing it is a form of handing the log's state to outsiders.
-CHECKPOINT_PERMISSION = Permission.AUDIT_EXPORT
+# Who may run the trail's own upkeep from outside the registry: sign a checkpoint on demand,
+# seal, prune. Only admins hold it; the registry itself (the system actor) always may.
+CHECKPOINT_PERMISSION = Permission.AUDIT_MANAGE
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson",
                   "fhir": "application/fhir+json"}
 MAX_EXPORT_ROWS = 100_000

@@ -72,8 +72,13 @@ def test_privacy_officer_may_read_but_not_export(client, session, clock):
     assert client.get("/api/v1/audit/export?format=csv", headers=headers).status_code == 403
 
 
-def test_checkpoints_are_public_and_verify_with_the_published_key(client, auditor):
-    created = client.post("/api/v1/audit/checkpoints", headers=auditor)
+def test_an_auditor_may_not_sign_checkpoints(client, auditor):
+    assert client.post("/api/v1/audit/checkpoints", headers=auditor).status_code == 403
+
+
+def test_checkpoints_are_public_and_verify_with_the_published_key(client, session, clock):
+    admin = staff(session, clock, "admin@demo.aifi.nl")
+    created = client.post("/api/v1/audit/checkpoints", headers=admin)
     assert created.status_code == 201
     body = client.get("/api/v1/audit/checkpoints").get_json()  # no token at all
     assert body["jwks_uri"].endswith("/.well-known/jwks.json")

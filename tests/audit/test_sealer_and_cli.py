@@ -32,8 +32,7 @@ def test_background_sealer_starts_only_when_configured(fresh_engine, tmp_path, c
         add_entries(s, clock, 5)
         s.commit()
     base = {"environment": "test", "database_url": _url(fresh_engine), "secret_key": "t" * 40,
-            "signing_key_dir": tmp_path / "keys", "audit_checkpoint_every": 2,
-            "secret_key": "test-secret-key-" + "x" * 32}
+            "signing_key_dir": tmp_path / "keys", "audit_checkpoint_every": 2}
     off = create_app(Settings(**base), engine=fresh_engine, sessions=sessions)
     assert "audit_sealer" not in off.extensions
 

@@ -17,6 +17,7 @@ from registry.policy.engine import PolicyEngine
 from registry.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+SIGNER_RECHECK_SECONDS = 30.0
 
 
 @dataclass
@@ -29,14 +30,23 @@ class Registry:
     policy: PolicyEngine
     clock: Clock
     _signer: object = None
+    _signer_checked: float = 0.0
 
     @property
     def signer(self):  # noqa: ANN201
-        """The current Ed25519 signing key, loaded (or created) on first use."""
-        if self._signer is None:
+        """The current Ed25519 signing key, loaded (or created) on first use.
+
+        Looked up again at most every SIGNER_RECHECK_SECONDS, so that after `registry keys rotate`
+        every running instance moves to the new key within that time, well inside the period in
+        which the retired key stays published (one bundle lifetime)."""
+        import time
+
+        now = time.monotonic()
+        if self._signer is None or now - self._signer_checked > SIGNER_RECHECK_SECONDS:
             from registry.keys import load_or_create
 
             self._signer = load_or_create(self.settings.signing_key_dir)
+            self._signer_checked = now
         return self._signer
 
 

@@ -27,6 +27,9 @@ def published_signer():  # noqa: ANN201
     key = reg.signer
     recorded = current_app.extensions.setdefault("registry.recorded_kids", set())
     if key.kid not in recorded:
+        # A commit of its own, once per key and process. Every caller asks for the signer either
+        # before its own work (bundle, JWKS: reads only so far) or after its own commit
+        # (decisions), so this never commits half of a request's changes.
         record_key(db(), clock=reg.clock, key=key)
         db().commit()
         recorded.add(key.kid)

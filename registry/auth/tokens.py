@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
@@ -54,6 +54,13 @@ def issue_user_token(session: Session, *, clock: Clock, user: User, ttl: int) ->
     return IssuedToken(value, ttl, "staff", row)
 
 
+# Built once: every API request runs these two lookups.
+_TOKEN_BY_HASH = select(AccessToken).where(AccessToken.token_hash == bindparam("hash"))
+_GATEWAY_AND_HOSPITAL = (select(Gateway, Organisation)
+                         .join(Organisation, Organisation.id == Gateway.hospital_id)
+                         .where(Gateway.id == bindparam("gateway")))
+
+
 def actor_for_token(session: Session, *, clock: Clock, token: str, request_id: str | None = None,
                     network_access_point: str = "") -> Actor | None:
     """The actor behind a bearer token, or None when it is unknown, expired, revoked, or its
@@ -61,14 +68,12 @@ def actor_for_token(session: Session, *, clock: Clock, token: str, request_id: s
     if not token.startswith(ACCESS_TOKEN_PREFIX):
         return None
     # Lookup by hash through a unique index: the comparison never touches the plain value.
-    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_secret(token)))
+    row = session.scalar(_TOKEN_BY_HASH, {"hash": hash_secret(token)})
     now = clock.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.gateway_id is not None:
-        found = session.execute(
-            select(Gateway, Organisation).join(Organisation, Organisation.id == Gateway.hospital_id)
-            .where(Gateway.id == row.gateway_id)).first()
+        found = session.execute(_GATEWAY_AND_HOSPITAL, {"gateway": row.gateway_id}).first()
         if found is None:
             return None
         gateway, hospital = found

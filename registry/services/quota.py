@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,44 +13,53 @@ from registry.db.contracts import QuotaCounter
 from registry.domain.quota import Window
 
 
+_USED = select(QuotaCounter.used).where(QuotaCounter.licence_id == bindparam("licence"),
+                                        QuotaCounter.window_start == bindparam("start"))
+
+
 def used_in_window(session: Session, licence_id: int, window_start: date) -> int:
-    used = session.scalar(select(QuotaCounter.used).where(QuotaCounter.licence_id == licence_id,
-                                                          QuotaCounter.window_start == window_start))
-    return used or 0
+    return session.scalar(_USED, {"licence": licence_id, "start": window_start}) or 0
 
 
-def _insert(session: Session):  # noqa: ANN202
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _upserts(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
+    """(take while below the limit, take without a limit) for ``dialect``, built once.
+
+    Each: insert the window's counter at 1, or on conflict add 1 — the first only while
+    ``used < limit``.
+    """
+    if dialect not in _cache:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        base = insert(QuotaCounter).values(licence_id=bindparam("licence"),
+                                           window_start=bindparam("start"),
+                                           window_end=bindparam("end"), used=1)
+        keys = ["licence_id", "window_start"]
+        limited = base.on_conflict_do_update(index_elements=keys, set_={"used": QuotaCounter.used + 1},
+                                             where=QuotaCounter.used < bindparam("limit"))
+        unlimited = base.on_conflict_do_update(index_elements=keys,
+                                               set_={"used": QuotaCounter.used + 1})
+        _cache[dialect] = (limited.returning(QuotaCounter.used), unlimited)
+    return _cache[dialect]
 
 
 def reserve(session: Session, licence_id: int, window: Window, limit: int | None,
             allow_overage: bool) -> tuple[bool, bool]:
     """Take one unit. Returns (reserved, overage).
 
-    One statement: insert the window's counter at 1, or on conflict add 1 *only while
-    used < limit*. On PostgreSQL a concurrent writer waits for the row lock and re-checks the
-    condition on the committed value, so the counter never passes the limit, whatever the number
-    of threads or registry instances; SQLite serialises writers. No row back means no unit left.
+    One statement. On PostgreSQL a concurrent writer waits for the row lock and re-checks the
+    ``used < limit`` condition on the committed value, so the counter never passes the limit,
+    whatever the number of threads or registry instances; SQLite serialises writers. No row
+    back means no unit left.
     """
-    if limit is not None and limit <= 0:
-        taken = False
-    else:
-        stmt = _insert(session)(QuotaCounter).values(
-            licence_id=licence_id, window_start=window.starts_on, window_end=window.ends_on, used=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["licence_id", "window_start"],
-            set_={"used": QuotaCounter.used + 1},
-            where=(QuotaCounter.used < limit) if limit is not None else None,
-        ).returning(QuotaCounter.used)
-        taken = session.execute(stmt).first() is not None
-    if taken:
+    limited, unlimited = _upserts(session.get_bind().dialect.name)
+    params = {"licence": licence_id, "start": window.starts_on, "end": window.ends_on}
+    if limit is None:
+        session.execute(unlimited, params)
+        return True, False
+    if limit > 0 and session.execute(limited, dict(params, limit=limit)).first() is not None:
         return True, False
     if allow_overage:
         # Beyond the quota: count it all the same, so that overage is billed from the counter.
-        stmt = _insert(session)(QuotaCounter).values(
-            licence_id=licence_id, window_start=window.starts_on, window_end=window.ends_on, used=1)
-        session.execute(stmt.on_conflict_do_update(index_elements=["licence_id", "window_start"],
-                                                   set_={"used": QuotaCounter.used + 1}))
+        session.execute(unlimited, params)
         return True, True
     return False, False
 

@@ -14,11 +14,11 @@ sealed next with a higher ``seq``. That is fine as long as nothing is ever seale
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
@@ -49,9 +49,12 @@ def utc_stamp(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")[:-6] + "Z"  # cheaper than strftime
 
 
-# The same canonical form as registry.keys.canonical_json, built once: verification calls it a
-# million times, and json.dumps with these options builds a new encoder on every call.
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+def _canonical(content: dict[str, Any]) -> bytes:
+    """Canonical JSON: sorted keys, no white space, UTF-8 (the bytes of
+    ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` for this content,
+    which holds only strings, integers, booleans, None, lists and objects). orjson makes it about
+    five times cheaper; verification runs it once per entry, a million times and more."""
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
 def entry_hash(row: Any, seq: int, prev_hash: str) -> str:
@@ -65,7 +68,7 @@ def content_hash(content: dict[str, Any], seq: int, prev_hash: str) -> str:
     content["recorded_at"] = utc_stamp(content["recorded_at"])
     content["seq"] = seq
     content["prev_hash"] = prev_hash
-    return hashlib.sha256(_canonical(content).encode()).hexdigest()
+    return hashlib.sha256(_canonical(content)).hexdigest()
 
 
 def checkpoint_statement(seq: int, head_hash: str, created_at: datetime) -> dict[str, Any]:

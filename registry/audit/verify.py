@@ -15,6 +15,7 @@ from datetime import timedelta
 from multiprocessing import get_context
 from typing import Any, Iterable
 
+import orjson
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -207,7 +208,7 @@ class _Walked:
 
 def _walk(conn: Connection, lo: int, hi: int | None, pinned: frozenset[int]) -> _Walked:
     walked, expected, prev = _Walked(lo=lo), lo, None
-    loads = json.loads
+    loads = orjson.loads
     while True:
         query = select(*_VERIFY_COLUMNS).where(AuditEntry.seq >= expected)
         if hi is not None:

@@ -115,3 +115,13 @@ def test_cli_demo_orgs_users_gateways(cli_env):
     assert revoked.exit_code == 0 and json.loads(revoked.output)["status"] == "revoked"
     unknown = runner.invoke(main, ["gateways", "add", "--hospital", "12345678", "--name", "x"])
     assert unknown.exit_code == 2
+
+
+def test_auditors_find_the_audit_trail_in_the_navigation(app):
+    app.config["WTF_CSRF_ENABLED"] = False
+    for email, shown in (("auditor@demo.aifi.nl", True), ("inkoop@demo.aifi.nl", False)):
+        client = app.test_client()
+        client.post("/login", data={"email": email, "password": "aifi-demo-2026"})
+        page = client.get("/?lang=en").get_data(as_text=True)
+        assert ('href="/audit"' in page) is shown
+        assert (client.get("/audit").status_code == 200) is shown

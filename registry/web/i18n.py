@@ -10,6 +10,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "app.title": {"nl": "AIFI-register", "en": "AIFI registry"},
     "app.tagline": {"nl": "Governance-, toestemmings- en inkoopregister voor AI in de radiologie",
                     "en": "Governance, consent and procurement registry for AI in radiology"},
+    "nav.home": {"nl": "Overzicht", "en": "Overview"},
     "nav.login": {"nl": "Inloggen", "en": "Log in"},
     "nav.logout": {"nl": "Uitloggen", "en": "Log out"},
     "hospitals": {"nl": "Ziekenhuizen", "en": "Hospitals"},

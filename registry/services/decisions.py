@@ -211,7 +211,16 @@ def _audit(session: Session, *, actor: Actor, clock: Clock, decision: Decision) 
         "reasons": [r["code"] for r in decision.reasons]}
     objects = [{"type": "decision", "id": decision.id},
                {"type": "tool", "id": decision.tool_slug},
-               {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"}]
+               {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"},
+               {"type": "organisations", "id": str(decision.hospital_id)}]
+    # The terms the decision relied on, named as their change records name them (table, id), so
+    # that an agreement's or a licence's history shows its changes and the decisions under it.
+    for table, ref in (("gateways", decision.gateway_id), ("tool_versions", decision.tool_version_id),
+                       ("licences", (decision.refs.get("licence") or {}).get("id")),
+                       ("framework_contracts", (decision.refs.get("contract") or {}).get("id")),
+                       ("data_processing_agreements", (decision.refs.get("agreement") or {}).get("id"))):
+        if ref is not None:
+            objects.append({"type": table, "id": str(ref)})
     if decision.request.get("patient_pseudonym"):
         objects.append({"type": "patient", "id": decision.request["patient_pseudonym"],
                         "sensitivity": "pseudonym"})

@@ -145,7 +145,11 @@ def test_search_by_period_and_actor(client, auditor, decided, clock):
 def test_object_history_is_oldest_first(client, auditor, decided):
     body = client.get(f"/api/v1/audit/objects/licences/{decided.licence.id}", headers=auditor).get_json()
     assert [e["action_code"] for e in body["entries"]][:1] == ["C"]
-    assert all(e["object_id"] == str(decided.licence.id) for e in body["entries"])
+    # The licence's own changes, and entries that involved it (the decisions made under it).
+    lic = {"type": "licences", "id": str(decided.licence.id)}
+    assert all((e["object_type"], e["object_id"]) == ("licences", lic["id"])
+               or any({k: o.get(k) for k in ("type", "id")} == lic for o in e["objects"])
+               for e in body["entries"])
 
 
 def test_export_csv_and_jsonl(client, session, auditor, decided):

@@ -54,26 +54,27 @@ def _age_bounds(spec: dict[str, Any], sex: str | None) -> tuple[dict[str, Any] |
     return spec.get("age_years"), False
 
 
+def _one_of(attribute: str, dicom_name: str, allowed: list[str], value: str | None) -> Mismatch | None:
+    """``value`` must be one of ``allowed`` (when the tool restricts it); absent is a mismatch."""
+    if not allowed:
+        return None
+    if not value:
+        return Mismatch(attribute, f"the study has no {dicom_name}; the tool needs one of "
+                        + ", ".join(allowed))
+    if value.upper() not in allowed:
+        return Mismatch(attribute, f"{dicom_name} {value} is not one of " + ", ".join(allowed))
+    return None
+
+
 def check_intended_use(spec: dict[str, Any], study: Study) -> list[Mismatch]:
     """Every way in which ``study`` falls outside ``spec``, in the fixed order of ATTRIBUTES."""
     out: list[Mismatch] = []
-    modalities = [m.upper() for m in spec.get("modalities", [])]
-    if modalities:
-        if not study.modality:
-            out.append(Mismatch("modality", "the study has no Modality; the tool needs one of "
-                                + ", ".join(modalities)))
-        elif study.modality.upper() not in modalities:
-            out.append(Mismatch("modality", f"Modality {study.modality} is not one of "
-                                + ", ".join(modalities)))
-
-    body_parts = [b.upper() for b in spec.get("body_parts") or []]
-    if body_parts:
-        if not study.body_part:
-            out.append(Mismatch("body_part", "the study has no BodyPartExamined; the tool needs "
-                                + ", ".join(body_parts)))
-        elif study.body_part.upper() not in body_parts:
-            out.append(Mismatch("body_part", f"BodyPartExamined {study.body_part} is not one of "
-                                + ", ".join(body_parts)))
+    for attribute, dicom_name, allowed, value in (
+            ("modality", "Modality", spec.get("modalities"), study.modality),
+            ("body_part", "BodyPartExamined", spec.get("body_parts"), study.body_part)):
+        mismatch = _one_of(attribute, dicom_name, [a.upper() for a in allowed or []], value)
+        if mismatch:
+            out.append(mismatch)
 
     requires = set(spec.get("requires") or [])
     bounds, by_sex = _age_bounds(spec, study.sex)

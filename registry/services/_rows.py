@@ -12,7 +12,7 @@ from registry.actor import Actor
 from registry.clock import Clock
 from registry.permissions import Permission
 from registry.services.changes import record_change, snapshot
-from registry.services.errors import Conflict
+from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 T = TypeVar("T")
 
@@ -56,3 +56,18 @@ def update_row(session: Session, *, actor: Actor, clock: Clock, permission: Perm
     record_change(session, actor=actor, clock=clock, action=action, obj=row, before=before,
                   message=message)
     return row
+
+
+def set_status(session: Session, *, actor: Actor, clock: Clock, permission: Permission,
+               model: type[T], row_id: int, status: str, allowed: tuple[str, ...], reason: str,
+               action: str, extra: dict[str, Any] | None = None) -> T:
+    """Move a row to ``status`` (one of ``allowed``) with its reason, as a change of its own."""
+    actor.require(permission)  # first: an unauthorised caller learns nothing
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {model.__tablename__.rstrip('s').replace('_', ' ')} {row_id}")
+    if status not in allowed:
+        raise ValidationFailed("invalid status", {"status": "one of " + ", ".join(allowed)})
+    return update_row(session, actor=actor, clock=clock, permission=permission, row=row,
+                      changes={"status": status, "status_reason": reason, **(extra or {})},
+                      action=action, message=reason)

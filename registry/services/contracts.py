@@ -15,7 +15,7 @@ from registry.db.organisations import Organisation
 from registry.domain.quota import OnQuotaExhausted, QuotaPeriod
 from registry.domain.terms import Term
 from registry.permissions import Permission
-from registry.services._rows import create_row, update_row
+from registry.services._rows import create_row, set_status
 from registry.services.errors import NotFound, ValidationFailed
 
 
@@ -84,27 +84,21 @@ def create_licence(session: Session, *, actor: Actor, clock: Clock, reference: s
                       row=licence)
 
 
+def _status_action(status: str) -> str:
+    return "reactivate" if status == "active" else status
+
+
 def set_licence_status(session: Session, *, actor: Actor, clock: Clock, licence_id: int,
                        status: str, reason: str) -> Licence:
-    actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
-    licence = session.get(Licence, licence_id)
-    if licence is None:
-        raise NotFound(f"no licence {licence_id}")
-    if status not in ("active", "suspended", "terminated"):
-        raise ValidationFailed("invalid status", {"status": "active, suspended or terminated"})
-    return update_row(session, actor=actor, clock=clock, permission=Permission.CONTRACTS_WRITE,
-                      row=licence, changes={"status": status, "status_reason": reason},
-                      action=status if status != "active" else "reactivate", message=reason)
+    return set_status(session, actor=actor, clock=clock, permission=Permission.CONTRACTS_WRITE,
+                      model=Licence, row_id=licence_id, status=status,
+                      allowed=("active", "suspended", "terminated"), reason=reason,
+                      action=_status_action(status))
 
 
 def set_contract_status(session: Session, *, actor: Actor, clock: Clock, contract_id: int,
                         status: str, reason: str) -> FrameworkContract:
-    actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
-    contract = session.get(FrameworkContract, contract_id)
-    if contract is None:
-        raise NotFound(f"no framework contract {contract_id}")
-    if status not in ("draft", "active", "suspended", "terminated"):
-        raise ValidationFailed("invalid status", {"status": "draft, active, suspended or terminated"})
-    return update_row(session, actor=actor, clock=clock, permission=Permission.CONTRACTS_WRITE,
-                      row=contract, changes={"status": status, "status_reason": reason},
-                      action=status if status != "active" else "reactivate", message=reason)
+    return set_status(session, actor=actor, clock=clock, permission=Permission.CONTRACTS_WRITE,
+                      model=FrameworkContract, row_id=contract_id, status=status,
+                      allowed=("draft", "active", "suspended", "terminated"), reason=reason,
+                      action=_status_action(status))

@@ -15,7 +15,7 @@ from registry.db.tools import Tool, ToolVersion
 from registry.domain.intended_use import validate_spec
 from registry.domain.terms import term_date
 from registry.permissions import Permission
-from registry.services._rows import create_row, update_row
+from registry.services._rows import create_row, set_status, update_row
 from registry.services.errors import NotFound, ValidationFailed
 
 
@@ -63,28 +63,21 @@ def create_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_id
 def suspend_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_version_id: int,
                          reason: str) -> ToolVersion:
     """EU AI Act Art. 26: a deployer suspends use when a risk appears; it takes effect at once."""
-    actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
-    tv = session.get(ToolVersion, tool_version_id)
-    if tv is None:
-        raise NotFound(f"no tool version {tool_version_id}")
+    actor.require(Permission.TOOLS_WRITE)  # before validation: an unauthorised caller learns nothing
     if not reason.strip():
         raise ValidationFailed("a reason is required", {"reason": "is required"})
-    return update_row(session, actor=actor, clock=clock, permission=Permission.TOOLS_WRITE, row=tv,
-                      changes={"status": "suspended", "status_reason": reason,
-                               "status_since": term_date(clock.now())},
-                      action="suspend", message=reason)
+    return set_status(session, actor=actor, clock=clock, permission=Permission.TOOLS_WRITE,
+                      model=ToolVersion, row_id=tool_version_id, status="suspended",
+                      allowed=("suspended",), reason=reason, action="suspend",
+                      extra={"status_since": term_date(clock.now())})
 
 
 def reinstate_tool_version(session: Session, *, actor: Actor, clock: Clock, tool_version_id: int,
                            reason: str) -> ToolVersion:
-    actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
-    tv = session.get(ToolVersion, tool_version_id)
-    if tv is None:
-        raise NotFound(f"no tool version {tool_version_id}")
-    return update_row(session, actor=actor, clock=clock, permission=Permission.TOOLS_WRITE, row=tv,
-                      changes={"status": "active", "status_reason": reason,
-                               "status_since": term_date(clock.now())},
-                      action="reinstate", message=reason)
+    return set_status(session, actor=actor, clock=clock, permission=Permission.TOOLS_WRITE,
+                      model=ToolVersion, row_id=tool_version_id, status="active",
+                      allowed=("active",), reason=reason, action="reinstate",
+                      extra={"status_since": term_date(clock.now())})
 
 
 def list_tools(session: Session) -> list[Tool]:

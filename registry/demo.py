@@ -51,10 +51,10 @@ PILOT_HOSPITALS = [
 ]
 FICTIONAL_HOSPITALS = [
     # name, URA, what it shows
-    ("Demo Ziekenhuis Noord (fictief)", "99000101", "agreement in legal review"),
-    ("Demo Ziekenhuis Zuid (fictief)", "99000102", "agreement expired"),
-    ("Demo Ziekenhuis Oost (fictief)", "99000103", "licence near quota, one exhausted, an objection"),
-    ("Ziekenhuis Voorbeeldstad (fictief)", "99000104", "offboarded"),
+    ("Demo Ziekenhuis Noord", "99000101", "agreement in legal review"),
+    ("Demo Ziekenhuis Zuid", "99000102", "agreement expired"),
+    ("Demo Ziekenhuis Oost", "99000103", "licence near quota, one exhausted, an objection"),
+    ("Ziekenhuis Voorbeeldstad", "99000104", "offboarded"),
 ]
 
 TOOLS = {

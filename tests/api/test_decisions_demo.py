@@ -37,13 +37,13 @@ def test_pilot_hospital_child_hand_to_bonexpert_is_permitted(client, session, cl
 
 
 @pytest.mark.parametrize("hospital, body, codes", [
-    ("Demo Ziekenhuis Noord (fictief)", CHILD_HAND, ["AGREEMENT_NOT_SIGNED"]),
-    ("Demo Ziekenhuis Zuid (fictief)", CHILD_HAND, ["AGREEMENT_NOT_IN_FORCE"]),
-    ("Demo Ziekenhuis Oost (fictief)",
+    ("Demo Ziekenhuis Noord", CHILD_HAND, ["AGREEMENT_NOT_SIGNED"]),
+    ("Demo Ziekenhuis Zuid", CHILD_HAND, ["AGREEMENT_NOT_IN_FORCE"]),
+    ("Demo Ziekenhuis Oost",
      {"tool": "cina-ipe", "purpose": "clinical-care",
       "study": {"study_key": "k-ct", "modality": "CT", "patient_age_years": 70, "contrast": True}},
      ["QUOTA_EXHAUSTED"]),
-    ("Demo Ziekenhuis Oost (fictief)",
+    ("Demo Ziekenhuis Oost",
      dict(CHILD_HAND, patient_pseudonym="5f0c1e2d3b4a5968778695a4b3c2d1e0f5e4d3c2b1a09f8e7d6c5b4a39281706"),
      ["PATIENT_OBJECTION"]),
     ("Catharina Ziekenhuis",
@@ -68,7 +68,7 @@ def test_offboarded_demo_hospital_gets_no_access(client, session, clock):
     """The offboarded hospital's gateway was revoked with it: its tokens do not work."""
     from registry.auth.tokens import issue_gateway_token
 
-    gw = _gateway(session, "Ziekenhuis Voorbeeldstad (fictief)")
+    gw = _gateway(session, "Ziekenhuis Voorbeeldstad")
     assert gw.status == "revoked"
     token = issue_gateway_token(session, clock=clock, gateway=gw, scope="routing:decide", ttl=60)
     session.commit()

@@ -125,9 +125,15 @@ def demo() -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the registry with gunicorn (a production WSGI server)."""
+    import os
+
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
+    if "REGISTRY_AUDIT_SEAL_INTERVAL" not in os.environ:
+        # A served registry seals its audit trail itself (every 5 s, one sealer at a time across
+        # workers and instances), unless told otherwise.
+        settings = settings.model_copy(update={"audit_seal_interval": 5.0})
 
     class _App(BaseApplication):
         def load_config(self):  # noqa: ANN202

@@ -145,3 +145,21 @@ def fresh_engine(tmp_path):
     yield eng
     eng.dispose()
     drop()
+
+
+@pytest.fixture
+def world(session, clock):
+    """A complete, permitting world for one hospital and tool (tests.factories.make_world), committed."""
+    from tests.factories import make_world
+
+    w = make_world(session, clock)
+    session.commit()
+    return w
+
+
+@pytest.fixture
+def headers(session, clock, world):
+    """A bearer token of the world's gateway with every gateway scope."""
+    from tests.factories import bearer
+
+    return bearer(session, clock, world.gateway)

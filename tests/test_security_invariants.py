@@ -17,17 +17,10 @@ from sqlalchemy import func, select
 from registry.auth.secrets import hash_secret
 from registry.db import metadata
 from registry.services import gateways as gateway_service
-from tests.factories import SYSTEM, make_world
+from tests.factories import SYSTEM
 
 # Nine digits that pass the BSN eleven-test (well-known test numbers, no real person).
 BSNS = ["111222333", "123456782"]
-
-
-@pytest.fixture
-def world(session, clock):
-    w = make_world(session, clock)
-    session.commit()
-    return w
 
 
 def _basic(client_id: str, secret: str) -> dict:

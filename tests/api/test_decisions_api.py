@@ -16,18 +16,6 @@ GOOD = {"tool": None, "purpose": "clinical-care",
                   "patient_age_years": 9.5, "patient_sex": "M"}}
 
 
-@pytest.fixture
-def world(session, clock):
-    w = make_world(session, clock)
-    session.commit()
-    return w
-
-
-@pytest.fixture
-def headers(session, clock, world):
-    return bearer(session, clock, world.gateway)
-
-
 def body(world, **changes):
     b = json.loads(json.dumps(GOOD))
     b["tool"] = world.tool.slug

@@ -11,17 +11,9 @@ from sqlalchemy import select
 from registry.db.changes import ChangeRecord
 from registry.db.organisations import Gateway
 from tests.auth.helpers import assertion, basic, jwt_form, new_key, public_jwk, staff_bearer
-from tests.factories import make_world
 
 ADMIN = "admin@demo.aifi.nl"
 PROCUREMENT = "inkoop@demo.aifi.nl"  # no gateways:manage
-
-
-@pytest.fixture
-def world(session, clock):
-    w = make_world(session, clock)
-    session.commit()
-    return w
 
 
 def _register(client, session, clock, world, **extra):  # noqa: ANN202

@@ -19,18 +19,6 @@ from registry.services import usage as usage_service
 from tests.factories import bearer, child_hand, make_world
 
 
-@pytest.fixture
-def world(session, clock):
-    w = make_world(session, clock)
-    session.commit()
-    return w
-
-
-@pytest.fixture
-def headers(session, clock, world):
-    return bearer(session, clock, world.gateway)
-
-
 def permit(session, clock, policy_engine, world, key="study-1", **kw):
     outcome = decisions_service.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
                                        request=child_hand(world.tool.slug, key, **kw))

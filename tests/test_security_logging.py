@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from tests.test_security_invariants import _gateway_flow, world  # noqa: F401 - the fixture
+from tests.test_security_invariants import _gateway_flow
 
 
 def test_the_gateway_flow_logs_neither_secret_nor_token(client, session, clock, world, caplog, capsys):

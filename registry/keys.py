@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ def _kid_for(private: Ed25519PrivateKey) -> str:
     return okp.thumbprint()[:16]
 
 
-def load_or_create(directory: Path, now: datetime | None = None) -> SigningKey:
+def load_or_create(directory: Path) -> SigningKey:
     """The current signing key: the newest ``*.pem`` in ``directory``, created if there is none."""
     directory.mkdir(parents=True, exist_ok=True)
     pems = sorted(directory.glob("ed25519-*.pem"))
@@ -69,7 +68,7 @@ def load_or_create(directory: Path, now: datetime | None = None) -> SigningKey:
     return SigningKey(kid=_kid_for(private), key=key)
 
 
-def rotate(directory: Path, now: datetime) -> SigningKey:
+def rotate(directory: Path) -> SigningKey:
     """Create a new key; the previous one stays on disk (and in the JWKS) until retired."""
     directory.mkdir(parents=True, exist_ok=True)
     private, pem = _write_new(directory)

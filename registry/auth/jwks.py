@@ -53,7 +53,7 @@ def rotate_signing_key(session: Session, *, actor: Actor, clock: Clock, director
     # Record the keys on disk first, so that a key no request ever used is still retired properly.
     for old in keys.load_all(directory):
         record_key(session, clock=clock, key=old)
-    new = keys.rotate(directory, now)
+    new = keys.rotate(directory)
     session.execute(update(SigningKeyRow).where(SigningKeyRow.retired_at.is_(None))
                     .values(retired_at=now, publish_until=now + timedelta(seconds=publish_for)))
     record_key(session, clock=clock, key=new)

@@ -1,22 +1,15 @@
-"""People who log in: procurement officers, legal reviewers, auditors, privacy officers, admins."""
+"""People who log in: procurement officers, legal reviewers, auditors, privacy officers, admins.
+
+Their roles are the names in registry.permissions.ROLES (the one list).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import json_field, utc_field
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    AUDITOR = "auditor"
-    LEGAL = "legal"
-    PRIVACY_OFFICER = "privacy_officer"
-    PROCUREMENT = "procurement"
-    VIEWER = "viewer"
 
 
 class User(SQLModel, table=True):

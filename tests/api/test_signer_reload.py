@@ -18,7 +18,7 @@ def test_a_running_app_signs_with_the_rotated_key(client, session, clock, settin
     headers = bearer(session, clock, world.gateway)
     first = client.post("/api/v1/decisions", json=child_hand(world.tool.slug, "s1").model_dump(),
                         headers=headers).get_json()
-    new = rotate(settings.signing_key_dir, clock.now())
+    new = rotate(settings.signing_key_dir)
     monkeypatch.setattr(registry.app, "SIGNER_RECHECK_SECONDS", 0.0)
     second = client.post("/api/v1/decisions", json=child_hand(world.tool.slug, "s2").model_dump(),
                          headers=headers).get_json()

@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test test-sqlite test-postgres install serve bench clean
+
+.PHONY: i18n demo test test-sqlite test-postgres install serve bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -16,15 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) i18n
+
+## the Dutch message catalogues (registry/translations/*/LC_MESSAGES/*.po) compiled to .mo
+i18n: $(STAMP)
+	@$(BIN)/python -c 'from registry.web.i18n import compile_catalogues; compile_catalogues()'
+
 
 ## make demo: migrate, seed the AIFI pilot demo world on SQLite, serve it at http://$(HOST):$(PORT)
-demo: $(STAMP)
+demo: $(STAMP) i18n
 	$(BIN)/registry demo
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite (SQLite by default; REGISTRY_TEST_DATABASE_URL for PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) i18n
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-sqlite: $(STAMP)

@@ -51,9 +51,13 @@ class Actor:
                    permissions=frozenset(Permission), request_id=request_id)
 
     @classmethod
-    def for_user(cls, user, request_id: str | None = None, network_access_point: str = "") -> "Actor":  # noqa: ANN001
+    def for_user(cls, user, request_id: str | None = None, network_access_point: str = "",  # noqa: ANN001
+                 permissions: frozenset[Permission] | None = None) -> "Actor":
+        """A person. ``permissions`` narrows their roles' permissions (a personal API token's
+        scopes); it can never widen them."""
+        held = permissions_for_roles(user.roles)
         return cls(kind="user", id=str(user.id), label=user.email, roles=tuple(user.roles),
-                   permissions=permissions_for_roles(user.roles),
+                   permissions=held if permissions is None else held & permissions,
                    organisation_id=user.organisation_id, request_id=request_id,
                    network_access_point=network_access_point)
 

@@ -76,6 +76,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     # its loggers never go below INFO, whatever the root logger is set to.
     logging.getLogger("authlib").setLevel(max(logging.getLogger("authlib").level, logging.INFO))
 
+    from registry.web.i18n import init_i18n
+
+    init_i18n(app)
     csrf = CSRFProtect(app)
     from registry.api import blueprint as api_bp
     from registry.web import blueprint as web_bp
@@ -87,7 +90,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     csrf.exempt(oauth_bp)  # OAuth clients authenticate each request; no cookies
     app.register_blueprint(oauth_bp)
     app.register_blueprint(web_bp)
+    from registry.api.objects import docs_blueprint
+
+    app.register_blueprint(docs_blueprint)
     from registry.edge import register_edge
 
     register_edge(app)
+    from registry.web.errors import register_error_pages
+    from registry.web.security import register_security_headers
+
+    register_error_pages(app)
+    register_security_headers(app, settings)
+    app.jinja_env.globals["endpoint_exists"] = lambda name: name in app.view_functions
     return app

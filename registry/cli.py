@@ -6,6 +6,7 @@ import getpass
 import json
 import sys
 from contextlib import contextmanager
+from datetime import timezone
 from pathlib import Path
 
 import click
@@ -112,10 +113,12 @@ def demo() -> None:
     else:
         click.echo("demo world already present; nothing changed")
     click.echo(f"log in at {settings.issuer}/login with password {DEMO_PASSWORD!r} as one of:")
-    from registry.demo import DEMO_USERS
+    from registry.demo import DEMO_ORG_USERS, DEMO_USERS
 
     for email, role in DEMO_USERS:
-        click.echo(f"  {email:28} ({role})")
+        click.echo(f"  {email:28} ({role}, national)")
+    for email, role, org in DEMO_ORG_USERS:
+        click.echo(f"  {email:28} ({role}, {org} only)")
 
 
 @main.command()
@@ -173,6 +176,28 @@ def users_create(email: str, roles: tuple[str, ...], password: str | None, name:
     click.echo(f"user {user.email} created with roles {', '.join(user.roles)}")
     if generated:
         click.echo(f"password (shown once): {generated}")
+
+
+@users.command("token")
+@click.option("--email", required=True)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 366))
+@click.option("--name", default="", help="how the token is listed (default: 'cli <date>')")
+def users_token(email: str, days: int, name: str) -> None:
+    """A personal API token with the user's own permissions, printed once as JSON."""
+    from sqlalchemy import select
+
+    from registry.db.users import User
+    from registry.services.api_tokens import create_personal_token
+
+    clock = SystemClock()
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        created = create_personal_token(session, actor=_actor(), clock=clock, user_id=user.id,
+                                        name=name or f"cli {clock.now():%Y-%m-%d %H:%M}", days=days)
+        expires = created.expires_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    click.echo(json.dumps({"token": created.token, "expires_at": expires}))
 
 
 @main.group()

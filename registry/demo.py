@@ -37,6 +37,13 @@ DEMO_USERS = [
     ("jurist@demo.aifi.nl", "legal"),
     ("auditor@demo.aifi.nl", "auditor"),
     ("privacy@demo.aifi.nl", "privacy_officer"),
+    ("lezer@demo.aifi.nl", "viewer"),
+]
+# People of one organisation: they see only what concerns it, whatever their role (registry.scope).
+# (e-mail, role, name of the fictional organisation they belong to)
+DEMO_ORG_USERS = [
+    ("privacy@oost.demo.aifi.nl", "privacy_officer", "Demo Ziekenhuis Oost"),
+    ("lezer@noord.demo.aifi.nl", "viewer", "Demo Ziekenhuis Noord"),
 ]
 # A pseudonym (keyed hash) with a recorded objection, for trying PATIENT_OBJECTION by hand.
 DEMO_OBJECTING_PSEUDONYM = "5f0c1e2d3b4a5968778695a4b3c2d1e0f5e4d3c2b1a09f8e7d6c5b4a39281706"
@@ -211,6 +218,18 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
                                  {"tool": slug, "purpose": "clinical-care",
                                   "study": {"study_key": f"demo-{slug}-{i:04d}", **study}}))
 
+    # A few requests the registry refused, so that the dashboard's latest denies and the decision
+    # search show real reasons: an unsigned agreement, an expired one, a patient's objection.
+    for hospital, study_key, extra in ((noord, "demo-deny-noord-1", {}), (zuid, "demo-deny-zuid-1", {}),
+                                       (oost, "demo-deny-oost-1",
+                                        {"patient_pseudonym": DEMO_OBJECTING_PSEUDONYM})):
+        actor = Actor.for_gateway(gws[hospital.id], frozenset({Permission.ROUTING_DECIDE}),
+                                  request_id="demo-seed")
+        decisions.decide(session, actor=actor, clock=clock, engine=engine, request=DecisionIn.model_validate(
+            {"tool": "bonexpert", "purpose": "clinical-care", **extra,
+             "study": {"study_key": study_key, "modality": "DX", "body_part": "HAND",
+                       "patient_age_years": 9.5, "patient_sex": "M"}}))
+
     organisations.set_organisation_status(session, **kw, organisation_id=voorbeeldstad.id,
                                           status="offboarded",
                                           reason="left the programme (fictional, for the demo)")
@@ -218,6 +237,12 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
     for email, role in DEMO_USERS:
         users.create_user(session, **kw, email=email, roles=[role], password=DEMO_PASSWORD,
                           name=role.replace("_", " ").title())
+        report.users.append((email, role))
+    by_name = {o.name: o for o in all_hospitals}
+    for email, role, org_name in DEMO_ORG_USERS:
+        users.create_user(session, **kw, email=email, roles=[role], password=DEMO_PASSWORD,
+                          name=f"{role.replace('_', ' ').title()} ({org_name})",
+                          organisation_id=by_name[org_name].id)
         report.users.append((email, role))
     session.flush()
     return report

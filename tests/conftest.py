@@ -25,6 +25,13 @@ from registry.db.migrate import upgrade
 from registry.policy.engine import PolicyEngine
 from registry.settings import Settings
 
+def pytest_sessionstart(session) -> None:  # noqa: ANN001
+    """The Dutch catalogues compiled from their .po files (as `make` does), so pytest alone works."""
+    from registry.web.i18n import compile_catalogues
+
+    compile_catalogues()
+
+
 # The demo world and most tests live on this day (Amsterdam: 2026-06-01, 12:00 CEST).
 DEMO_NOW = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
 

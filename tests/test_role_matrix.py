@@ -45,7 +45,18 @@ class Ctx:
         self.decision_id = outcome.decision.id
         self.gateway_token = issue_gateway_token(session, clock=clock, gateway=self.world.gateway,
                                                  scope="routing:decide", ttl=600).access_token
+        self.user, _ = create_user(session, actor=SYSTEM, clock=clock, roles=["viewer"],
+                                   email=f"subject.{uuid.uuid4().hex[:6]}@matrix.test", password="matrix-password-1")
         session.commit()
+
+    def key(self, type_key: str) -> str:
+        """A URL key of one object of each described type (for the generic detail routes)."""
+        from registry.workspace import OBJECT_TYPES
+
+        row = {"organisations": self.world.hospital, "gateways": self.world.gateway, "tools": self.world.tool,
+               "contracts": self.world.contract, "licences": self.world.licence,
+               "agreements": self.world.agreement, "users": self.user}[type_key]
+        return OBJECT_TYPES[type_key].url_key(row)
 
 
 def _decision_body(ctx: Ctx) -> dict:
@@ -78,7 +89,22 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.reconciliation": lambda c: ("GET", f"/api/v1/reconciliation?licence={c.world.licence.id}", {}),
     "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
     "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
+    "api.matrix": lambda c: ("GET", "/api/v1/matrix?on=2026-06-01", {}),
 }
+
+
+def _generic_routes() -> None:
+    """The staff API's generic list and detail routes, one pair per described object type."""
+    from registry.workspace import OBJECT_TYPES, load_all
+
+    load_all()
+    for key in OBJECT_TYPES:
+        REQUESTS[f"api.{key}_list"] = lambda c, key=key: ("GET", f"/api/v1/{key}?per_page=2", {})
+        if key != "decisions":  # GET /api/v1/decisions/<id> is the gateway API's api.show
+            REQUESTS[f"api.{key}_detail"] = lambda c, key=key: ("GET", f"/api/v1/{key}/{c.key(key)}", {})
+
+
+_generic_routes()
 
 
 def _declared(app) -> dict[str, tuple]:  # noqa: ANN001

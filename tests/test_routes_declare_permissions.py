@@ -8,6 +8,8 @@ is checked in both directions, so a stale entry fails as surely as a new undecla
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from registry.permissions import Permission
@@ -25,12 +27,17 @@ PUBLIC_ENDPOINTS = {
     "oauth.authorization_server_metadata": "RFC 8414 metadata is public by definition",
     "oauth.jwks": "the registry's public keys, needed to verify bundles, decisions and checkpoints",
     "api.list_checkpoints": "signed audit checkpoints are published so outsiders can keep them",
+    "api_docs.openapi": "the OpenAPI document describes the API, not data",
+    "api_docs.docs": "the same document as a page",
 }
 
 # Need a logged-in person but no particular permission (declared as an empty tuple by
 # `login_required()`); checked below to really redirect an anonymous caller.
 AUTHENTICATED_ONLY = {
     "web.logout": "ends one's own session",
+    "web.search": "searches only what the person may see (registry.scope, per object type's permission)",
+    "web.tokens": "one's own personal API tokens (scopes never wider than one's roles)",
+    "web.token_revoke": "revokes one's own token (someone else's does not exist for the caller)",
 }
 
 
@@ -103,9 +110,13 @@ def test_oauth_endpoints_refuse_an_unauthenticated_client(client, path):
 
 def test_authenticated_only_endpoints_send_anonymous_callers_to_login(app, client):
     app.config["WTF_CSRF_ENABLED"] = False  # so that the login check, not CSRF, answers
-    assert set(AUTHENTICATED_ONLY) == {"web.logout"}
-    response = client.post("/logout")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    for endpoint, (method, path) in {"web.logout": ("POST", "/logout"), "web.search": ("GET", "/search?q=x"),
+                                     "web.tokens": ("GET", "/tokens"),
+                                     "web.token_revoke": ("POST", "/tokens/1/revoke")}.items():
+        assert endpoint in AUTHENTICATED_ONLY
+        response = client.open(path, method=method)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], endpoint
+    assert len(AUTHENTICATED_ONLY) == 4
 
 
 def test_every_protected_api_route_refuses_an_anonymous_caller(app, client):
@@ -134,7 +145,7 @@ def test_every_protected_web_route_sends_an_anonymous_caller_to_login(app, clien
             continue
         if rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        path = rule.rule
+        path = re.sub(r"<int:\w+>", "1", rule.rule)
         for arg in rule.arguments:
             path = path.replace(f"<{arg}>", "x")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

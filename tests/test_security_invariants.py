@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import re
+
 import base64
 import json
 
@@ -92,7 +94,7 @@ def _web_posts(app) -> list[str]:  # noqa: ANN001
     paths = []
     for rule in app.url_map.iter_rules():
         if "POST" in rule.methods and not rule.rule.startswith(("/api/", "/oauth/")):
-            path = rule.rule
+            path = re.sub(r"<int:\w+>", "1", rule.rule)
             for arg in rule.arguments:
                 path = path.replace(f"<{arg}>", "x")
             paths.append(path)

@@ -9,7 +9,7 @@ from flask import g, request
 from pydantic import BaseModel, ValidationError
 
 from registry.actor import Actor
-from registry.auth.tokens import actor_for_token
+from registry.auth.tokens import actor_for_token, touch_token
 from registry.edge import db, error_body, registry, request_id
 from registry.permissions import Permission
 
@@ -42,6 +42,8 @@ def requires(*permissions: Permission) -> Callable:
                 return error_body("FORBIDDEN", "this requires the permission "
                                   + " or ".join(permissions), 403)
             g.actor = actor
+            if actor.kind == "user" and touch_token(db(), clock=registry().clock, token=token.strip()):
+                db().commit()  # only the last-used time: nothing else has happened yet
             return view(*args, **kwargs)
 
         inner.required_permissions = permissions  # type: ignore[attr-defined]

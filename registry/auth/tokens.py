@@ -85,7 +85,32 @@ def actor_for_token(session: Session, *, clock: Clock, token: str, request_id: s
     user = session.get(User, row.user_id) if row.user_id else None
     if user is None or not user.active:
         return None
-    return Actor.for_user(user, request_id=request_id, network_access_point=network_access_point)
+    return Actor.for_user(user, request_id=request_id, network_access_point=network_access_point,
+                          permissions=token_permissions(row.scope))
+
+
+# A session token ("staff") carries the person's roles; a personal API token names its scopes,
+# which the person's roles then bound: a role taken away is gone from every token at once.
+STAFF_SCOPE = "staff"
+
+
+def token_permissions(scope: str) -> frozenset[Permission] | None:
+    if scope == STAFF_SCOPE:
+        return None
+    known = {p.value: p for p in Permission}
+    return frozenset(known[s] for s in scope.split() if s in known)
+
+
+def touch_token(session: Session, *, clock: Clock, token: str, every_seconds: int = 60) -> bool:
+    """Record that a personal token was used, at most once a minute. True when it wrote."""
+    now = clock.now()
+    result = session.execute(update(AccessToken)
+                             .where(AccessToken.token_hash == hash_secret(token),
+                                    AccessToken.user_id.is_not(None),
+                                    (AccessToken.last_used_at.is_(None))
+                                    | (AccessToken.last_used_at < now - timedelta(seconds=every_seconds)))
+                             .values(last_used_at=now))
+    return result.rowcount > 0
 
 
 def revoke_token(session: Session, *, clock: Clock, token: str) -> bool:

@@ -19,11 +19,15 @@ class AccessToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     client_id: str = Field(max_length=64, index=True)
     gateway_id: int | None = Field(default=None, foreign_key="gateways.id", index=True)
-    user_id: int | None = Field(default=None, foreign_key="users.id")
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    # Personal API tokens of staff: a name the person chose, and when it was last used
+    # (updated at most once a minute, so that a busy script does not write on every call).
+    name: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})
     scope: str = Field(default="", max_length=400)
     issued_at: datetime = utc_field()
     expires_at: datetime = utc_field()
     revoked_at: datetime | None = utc_field(nullable=True)
+    last_used_at: datetime | None = utc_field(nullable=True)
 
 
 class AssertionJti(SQLModel, table=True):

@@ -105,6 +105,16 @@ def compute_facts(snap: Snapshot, study: Study) -> Facts:
     return Facts(context, mismatches, window, quota, unapproved)
 
 
+def terms_only(context: dict[str, Any]) -> dict[str, Any]:
+    """The decision's facts with the per-study conditions taken as met, so that the policies judge
+    the terms alone: the offline bundle (the gateway checks intended use itself; objections need
+    the registry) and the routing matrix (no study at all) both ask this question."""
+    ctx = {key: dict(value) for key, value in context.items()}
+    ctx["study"]["within_intended_use"] = True
+    ctx["patient"]["objected"] = False
+    return ctx
+
+
 def _d(value: date | None) -> str:
     return value.isoformat() if value else "—"
 

@@ -24,6 +24,7 @@ from registry.clock import Clock
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from registry.domain.terms import AMSTERDAM
 from registry.permissions import Permission
+from registry.scope import restrict, scope_of
 from registry.services.errors import ValidationFailed
 
 # Who may run the trail's own upkeep from outside the registry: sign a checkpoint on demand,
@@ -158,7 +159,7 @@ def search_entries(session: Session, *, actor: Actor, filters: AuditFilter,
                    before_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
     """Newest first, a page at a time (``before_id`` is the last id of the previous page)."""
     actor.require(Permission.AUDIT_READ)
-    query = select(AuditEntry).where(*filters.clauses())
+    query = restrict(select(AuditEntry).where(*filters.clauses()), scope_of(session, actor), AuditEntry)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 500)))))
@@ -168,7 +169,8 @@ def object_history(session: Session, *, actor: Actor, object_type: str, object_i
                    limit: int = 1000) -> list[AuditEntry]:
     """Everything that happened to (or with) one object, oldest first."""
     actor.require(Permission.AUDIT_READ)
-    rows = session.scalars(select(AuditEntry).where(_involves(object_type, object_id))
+    rows = session.scalars(restrict(select(AuditEntry).where(_involves(object_type, object_id)),
+                                    scope_of(session, actor), AuditEntry)
                            .order_by(AuditEntry.id).limit(limit))
     # The text match above may over-match (an id inside another object's JSON); keep exact ones.
     return [e for e in rows if (e.object_type, e.object_id) == (object_type, object_id)
@@ -186,7 +188,8 @@ def export_entries(session: Session, *, actor: Actor, clock: Clock, signer: Any,
     if fmt not in EXPORT_FORMATS:
         raise ValidationFailed("unknown export format", {"format": "one of " + ", ".join(EXPORT_FORMATS)})
     _seal(session, clock=clock, signer=signer, every=checkpoint_every)
-    rows = session.scalars(select(AuditEntry).where(*filters.clauses())
+    rows = session.scalars(restrict(select(AuditEntry).where(*filters.clauses()),
+                                    scope_of(session, actor), AuditEntry)
                            .order_by(AuditEntry.seq).limit(MAX_EXPORT_ROWS))
     records = [formats.entry_record(e) for e in rows]
     append_entry(session, actor=actor, at=clock.now(), event_type="export", action_code=READ,

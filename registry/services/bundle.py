@@ -9,7 +9,6 @@ intended use itself from the bundle, and routes offline only within a small allo
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -30,7 +29,7 @@ from registry.domain.terms import earliest_end, term_date
 from registry.keys import SigningKey
 from registry.permissions import Permission
 from registry.policy.engine import PolicyEngine
-from registry.policy.facts import compute_facts
+from registry.policy.facts import compute_facts, terms_only
 from registry.schemas import DecisionIn
 from registry.services.decisions import load_snapshot
 
@@ -47,15 +46,6 @@ class Bundle:
 def _end_of_day_utc(day: date, zone: ZoneInfo) -> datetime:
     """The instant an inclusive end date is over: midnight after it, Amsterdam time, in UTC."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
-
-
-def _terms_only(context: dict[str, Any]) -> dict[str, Any]:
-    """The decision's facts with the per-study conditions taken as met, so that the policies judge
-    the terms alone (the gateway checks intended use offline; objections need the registry)."""
-    ctx = copy.deepcopy(context)
-    ctx["study"]["within_intended_use"] = True
-    ctx["patient"]["objected"] = False
-    return ctx
 
 
 def _candidate_purposes(session: Session, hospital_id: int, processor_ids: list[int]) -> list[str]:
@@ -79,7 +69,7 @@ def routable_tools(session: Session, *, engine: PolicyEngine, gateway: Gateway, 
             request = DecisionIn(tool=tool.slug, purpose=purpose, study={"study_key": "offline-bundle"})
             snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request, day=day)
             facts = compute_facts(snap, Study())
-            if not engine.evaluate(gateway.client_id, tool.slug, _terms_only(facts.context)).permit:
+            if not engine.evaluate(gateway.client_id, tool.slug, terms_only(facts.context)).permit:
                 continue
             purposes.append(purpose)
             ends += [snap.licence.ends_on, snap.contract.ends_on, snap.agreement.ends_on,

@@ -8,3 +8,5 @@ blueprint = Blueprint("web", __name__)
 
 from registry.web import views  # noqa: E402,F401
 from registry.web import audit  # noqa: E402,F401
+from registry.web import objects  # noqa: E402,F401
+from registry.web import tokens  # noqa: E402,F401

@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 from flask import Response, flash, g, render_template, request
+from sqlalchemy import select
 
 from registry.audit.export import FILENAMES
+from registry.db.organisations import Gateway, Organisation
+from registry.db.users import User
 from registry.edge import db, registry
 from registry.permissions import Permission
+from registry.scope import restrict, scope_of
 from registry.services import audit as service
 from registry.services.errors import ValidationFailed
 from registry.web import blueprint
-from registry.web.i18n import MESSAGES, translate
+from registry.web.i18n import _
 from registry.web.views import login_required
+from registry.workspace.labels import ENUMS
 
-# The viewer's texts live beside it; they join the one catalogue at import.
-MESSAGES.update({
-    "audit.title": {"nl": "Auditlog", "en": "Audit trail"},
-    "audit.history": {"nl": "Geschiedenis van", "en": "History of"},
-    "audit.organisation": {"nl": "Organisatie (id)", "en": "Organisation (id)"},
-    "audit.actor": {"nl": "Actor", "en": "Actor"},
-    "audit.object_type": {"nl": "Soort object", "en": "Object type"},
-    "audit.object_id": {"nl": "Object-id", "en": "Object id"},
-    "audit.action": {"nl": "Actie", "en": "Action"},
-    "audit.from": {"nl": "Van", "en": "From"},
-    "audit.to": {"nl": "Tot en met", "en": "Up to and including"},
-    "audit.filter": {"nl": "Filteren", "en": "Filter"},
-    "audit.time": {"nl": "Tijdstip", "en": "Time"},
-    "audit.event": {"nl": "Gebeurtenis", "en": "Event"},
-    "audit.outcome": {"nl": "Uitkomst", "en": "Outcome"},
-    "audit.purpose": {"nl": "Doel", "en": "Purpose"},
-    "audit.object": {"nl": "Object", "en": "Object"},
-    "audit.checks": {"nl": "Controles", "en": "Checks"},
-    "audit.seq": {"nl": "Volgnr.", "en": "Seq"},
-    "audit.unsealed": {"nl": "nog niet verzegeld", "en": "not sealed yet"},
-    "audit.none": {"nl": "Geen regels gevonden.", "en": "No entries found."},
-    "audit.export": {"nl": "Exporteren", "en": "Export"},
-    "audit.older": {"nl": "Oudere regels", "en": "Older entries"},
-    "audit.invalid": {"nl": "Ongeldig filter", "en": "Invalid filter"},
-})
 _FILTER_FIELDS = ("organisation", "actor", "object_type", "object_id", "action", "from", "to")
 
 
@@ -45,7 +25,7 @@ def _filters() -> service.AuditFilter | None:
     try:
         return service.filter_from_params(request.args)
     except ValidationFailed as exc:
-        flash(f"{translate('audit.invalid')}: " + ", ".join(f"{k}: {v}" for k, v in exc.fields.items()),
+        flash(f"{_('Invalid filter')}: " + ", ".join(f"{k}: {v}" for k, v in exc.fields.items()),
               "error")
         return None
 
@@ -57,10 +37,45 @@ def audit_index():
     before = request.args.get("before_id", "")
     rows = [] if filters is None else service.search_entries(
         db(), actor=g.web_actor, filters=filters, before_id=int(before) if before.isdigit() else None)
+    return _index_page(rows, status=200 if filters is not None else 400)
+
+
+def _index_page(rows, status: int = 200, report=None):  # noqa: ANN001, ANN202
+    """The viewer with its filters as lists of names (organisations, people, kinds of object)."""
     args = {k: request.args.get(k, "") for k in _FILTER_FIELDS}
-    return render_template("audit/index.html", entries=rows, args=args,
+    session = db()
+    scope = scope_of(session, g.web_actor)
+    organisations = list(session.scalars(restrict(select(Organisation), scope, Organisation)
+                                         .order_by(Organisation.name)))
+    actors = [(f"user:{u.id}", f"{u.name} ({u.email})" if u.name else u.email)
+              for u in session.scalars(restrict(select(User), scope, User).order_by(User.name))]
+    actors += [(f"gateway:{gw.client_id}", gw.name)
+               for gw in session.scalars(restrict(select(Gateway), scope, Gateway).order_by(Gateway.name))]
+    object_types = sorted(((k, str(v)) for k, v in ENUMS["object_type"].items()), key=lambda kv: kv[1])
+    return render_template("audit/index.html", entries=rows, args=args, organisations=organisations,
+                           actors=actors, object_types=object_types, report=report,
                            can_export=g.web_actor.can(Permission.AUDIT_EXPORT),
-                           formats=sorted(service.EXPORT_FORMATS)), (200 if filters is not None else 400)
+                           formats=sorted(service.EXPORT_FORMATS)), status
+
+
+@blueprint.post("/audit/verify")
+@login_required(Permission.AUDIT_READ)
+def audit_verify():
+    """Recompute the hash chain and check every signed checkpoint, from the viewer."""
+    reg = registry()
+    session = db()
+    result = service.verify_audit_trail(session, actor=g.web_actor, clock=reg.clock, signer=reg.signer,
+                                        checkpoint_every=reg.settings.audit_checkpoint_every,
+                                        retention_days=reg.settings.audit_retention_days)
+    session.commit()  # sealing what was pending is part of verifying
+    problem = ""
+    if result.failure is not None:
+        problem = _("First break at entry %(seq)s: %(what)s", seq=result.failure.seq,
+                    what=result.failure.reason)
+    report = {"ok": result.ok, "entries": result.entries_checked, "checkpoints": result.checkpoints_checked,
+              "problem": problem}
+    rows = service.search_entries(session, actor=g.web_actor, filters=service.AuditFilter())
+    return _index_page(rows, report=report)
 
 
 @blueprint.get("/audit/object/<object_type>/<object_id>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Callable
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
@@ -12,18 +13,13 @@ from wtforms.validators import DataRequired
 
 from registry.actor import Actor
 from registry.db.users import User
-from registry.edge import db, request_id
+from registry.edge import db, registry, request_id
 from registry.permissions import Permission
 from registry.services.organisations import list_organisations
 from registry.services.tools import list_tools, versions_by_tool
 from registry.services.users import authenticate
 from registry.web import blueprint
-from registry.web.i18n import current_locale, translate
-
-
-@blueprint.app_context_processor
-def _inject():
-    return {"_": translate, "locale": current_locale(), "actor": g.get("web_actor")}
+from registry.web.i18n import _, _l, lang_switch_url
 
 
 def web_actor() -> Actor | None:
@@ -51,31 +47,149 @@ def login_required(*permissions: Permission) -> Callable:
         def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             actor = web_actor()
             if actor is None:
-                return redirect(url_for("web.login", next=request.path))
-            if permissions and not any(actor.can(p) for p in permissions):
-                abort(403)
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             g.web_actor = actor
+            if permissions and not any(actor.can(p) for p in permissions):
+                g.needed_permissions = permissions
+                abort(403)
             return view(*args, **kwargs)
         inner.required_permissions = permissions  # type: ignore[attr-defined]
         return inner
     return wrap
 
 
+# -- navigation ------------------------------------------------------------------------------------
+
+def nav_items() -> list[dict]:
+    """The main navigation for the current person: only what their roles let them open."""
+    actor = g.get("web_actor")
+    if actor is None:
+        return []
+    from registry.workspace import OBJECT_TYPES
+
+    items = [("web.index", _l("Dashboard"), None)]
+    items += [(f"web.{t.key}_list", t.plural, t.read) for t in OBJECT_TYPES.values() if t.in_nav]
+    items += [("web.audit_index", _l("Audit trail"), Permission.AUDIT_READ),
+              ("web.tokens", _l("API tokens"), None)]
+    current = request.endpoint or ""
+    out = []
+    for endpoint, label, permission in items:
+        if permission is not None and not actor.can(permission):
+            continue
+        section = endpoint.rsplit("_", 1)[0] if endpoint.endswith("_list") else endpoint
+        is_current = current == endpoint or (endpoint.endswith("_list") and current.startswith(section + "_"))
+        out.append({"url": url_for(endpoint), "label": label, "current": is_current})
+    return out
+
+
+@blueprint.app_context_processor
+def _inject():
+    return {"actor": g.get("web_actor"), "nav_items": nav_items, "lang_url": lang_switch_url}
+
+
+@blueprint.app_template_filter("enum_label")
+def _enum_label(value, enum: str) -> str:  # noqa: ANN001
+    from registry.workspace.labels import label
+
+    return label(enum, value)
+
+
+@blueprint.app_template_filter("role_label")
+def _role_label(value) -> str:  # noqa: ANN001
+    from registry.workspace.labels import label
+
+    return label("role", value)
+
+
+@blueprint.app_template_filter("reason")
+def _reason(code: str) -> str:
+    from registry.workspace.labels import reason_sentence
+
+    return reason_sentence(code)
+
+
+@blueprint.app_template_filter("changed_fields")
+def _changed_fields(record) -> list[str]:  # noqa: ANN001
+    before, after = record.before or {}, record.after or {}
+    if not before:
+        return []
+    return sorted(k for k in after if before.get(k) != after.get(k))
+
+
 class LoginForm(FlaskForm):
-    email = EmailField(validators=[DataRequired()])
-    password = PasswordField(validators=[DataRequired()])
+    email = EmailField(_l("E-mail address"), validators=[DataRequired()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+def _parse_day(raw: str | None, default: date) -> date:
+    if not raw:
+        return default
+    try:
+        day = date.fromisoformat(raw[:10])
+    except ValueError:
+        abort(400)
+    if not date(2000, 1, 1) <= day <= date(2100, 12, 31):
+        abort(400)
+    return day
 
 
 @blueprint.get("/")
 @public()
 def index():
-    g.web_actor = web_actor()
+    """Anonymous visitors see the public list of participants; staff their dashboard."""
+    actor = g.web_actor = web_actor()
     session_ = db()
-    tools = list_tools(session_)
-    versions = versions_by_tool(session_)
-    return render_template("index.html", hospitals=list_organisations(session_, kind="hospital"),
-                           tools=tools, versions={t.id: versions.get(t.id, []) for t in tools},
-                           vendors={o.id: o for o in list_organisations(session_, kind="vendor")})
+    if actor is None:
+        tools = list_tools(session_)
+        versions = versions_by_tool(session_)
+        return render_template("index.html", hospitals=list_organisations(session_, kind="hospital"),
+                               tools=tools, versions={t.id: versions.get(t.id, []) for t in tools},
+                               vendors={o.id: o for o in list_organisations(session_, kind="vendor")})
+    from registry.db.consent import Purpose
+    from registry.domain.terms import term_date
+    from registry.services.attention import needs_attention
+    from registry.services.matrix import routing_matrix
+    from sqlalchemy import select
+
+    reg = registry()
+    today = term_date(reg.clock.now())
+    on = _parse_day(request.args.get("on"), today)
+    purpose = (request.args.get("purpose") or "clinical-care")[:40]
+    page = request.args.get("page", "1")
+    page = int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 6 and int(page) > 0 else 1
+    matrix = None
+    if actor.can(Permission.DECISIONS_READ):
+        matrix = routing_matrix(session_, actor=actor, engine=reg.policy, on=on, purpose=purpose, page=page)
+    purposes = list(session_.scalars(select(Purpose).where(Purpose.active).order_by(Purpose.code)))
+    return render_template("dashboard.html", matrix=matrix, on=on, purpose=purpose, purposes=purposes,
+                           attention=needs_attention(session_, actor=actor, clock=reg.clock),
+                           today=today)
+
+
+@blueprint.get("/matrix/explain")
+@login_required(Permission.DECISIONS_READ)
+def matrix_explain():
+    from registry.domain.terms import term_date
+    from registry.services.matrix import explain_cell
+
+    reg = registry()
+    on = _parse_day(request.args.get("on"), term_date(reg.clock.now()))
+    purpose = (request.args.get("purpose") or "clinical-care")[:40]
+    cell = explain_cell(db(), actor=g.web_actor, engine=reg.policy,
+                        hospital_ura=(request.args.get("hospital") or "")[:8],
+                        tool_slug=(request.args.get("tool") or "")[:64], purpose=purpose, on=on)
+    return render_template("matrix_explain.html", cell=cell, on=on, purpose=purpose)
+
+
+@blueprint.get("/search")
+@login_required()
+def search():
+    from registry.services.search import search_registry
+    from registry.workspace.base import clean_text
+
+    q = clean_text(request.args.get("q"))
+    results = search_registry(db(), actor=g.web_actor, q=q) if q else []
+    return render_template("search.html", q=q, results=results)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -90,8 +204,8 @@ def login():
             target = request.args.get("next", "")
             # Only local paths: never an open redirect.
             return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("web.index"))
-        flash(translate("login.failed"), "error")
+                            and "\\" not in target else url_for("web.index"))
+        flash(_("Unknown e-mail address or wrong password."), "error")
     return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
 
 

@@ -35,14 +35,24 @@ NOT_CHANGES = {
     # one U audit entry per event or expiry record them (see registry.services.usage).
     "usage.report_usage": "writes UsageEvents, moves reservations; an audit entry each",
     "usage.expire_reservations": "moves stale reservations to expired; an audit entry each",
+    "attention.needs_attention": "read-only: what the dashboard lists as needing attention",
 }
 
 
 def _calls(w, clock):
     kw = {"actor": SYSTEM, "clock": clock}
-    from registry.services import (agreements, contracts, gateways, objections, organisations,
-                                   tools, users)
+    from registry.services import (agreements, api_tokens, contracts, gateways, objections,
+                                   organisations, tools, users)
+
+    def user(s):  # noqa: ANN001, ANN202
+        return users.create_user(s, **kw, email=f"t{id(s)}@example.org", roles=["viewer"],
+                                 password="long enough pw")[0]
     return {
+        "api_tokens.create_personal_token": lambda s: api_tokens.create_personal_token(
+            s, **kw, user_id=user(s).id, name="script"),
+        "api_tokens.revoke_personal_token": lambda s: api_tokens.revoke_personal_token(
+            s, **kw, token_id=api_tokens.create_personal_token(
+                s, **kw, user_id=user(s).id, name="script").row.id),
         "organisations.create_organisation": lambda s: organisations.create_organisation(
             s, **kw, kind="vendor", name="Another Vendor"),
         "organisations.set_organisation_status": lambda s: organisations.set_organisation_status(

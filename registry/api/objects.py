@@ -1,0 +1,147 @@
+"""The staff API's generic routes: ``GET /api/v1/<objects>`` (the same filters, search, sorting and
+pagination as the list page) and ``GET /api/v1/<objects>/<key>``, for every described object.
+
+Changes go through per-object routes (``registry/api/staff_*.py``) that call the services."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from pydantic import BaseModel, Field, create_model
+
+from registry.api import blueprint
+from registry.api.auth import current_actor, requires
+from registry.api.openapi import build_document, document
+from registry.edge import db, registry
+from registry.permissions import Permission
+from registry.services.errors import ValidationFailed
+from registry.workspace import OBJECT_TYPES, ObjectType, load_all
+from registry.workspace.base import Names, get_row, list_rows
+
+load_all()
+
+# Routes that already exist with their own shape (the gateway API), so no generic twin is made.
+_NO_GENERIC_DETAIL = {"decisions"}
+
+
+def _query_model(otype: ObjectType) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "q": (str | None, Field(default=None, description="search text")),
+        "sort": (str | None, Field(default=None, description="a column key, '-' in front for descending")),
+        "page": (int | None, Field(default=None, ge=1)),
+        "per_page": (int | None, Field(default=None, ge=1, le=500)),
+    }
+    for flt in otype.filters:
+        fields[flt.key] = (str | None, Field(default=None, description=f"filter on {flt.key}"))
+    return create_model(f"{otype.model.__name__}Query", **fields)
+
+
+def listing_body(otype: ObjectType, listing, names: Names) -> dict[str, Any]:  # noqa: ANN001
+    return {"items": [otype.to_public(row, names) for row in listing.rows], "total": listing.total,
+            "page": listing.page, "per_page": listing.per_page}
+
+
+def _list_view(otype: ObjectType):  # noqa: ANN202
+    def view():  # noqa: ANN202
+        session = db()
+        listing = list_rows(session, actor=current_actor(), otype=otype, params=request.args)
+        return jsonify(listing_body(otype, listing, Names(session)))
+    view.__name__ = f"{otype.key}_list"
+    view = requires(otype.read)(view)
+    return document(f"List {otype.key}", "Staff: " + otype.key, response=otype.public, list_of=True,
+                    query=_query_model(otype))(view)
+
+
+def _detail_view(otype: ObjectType):  # noqa: ANN202
+    def view(key: str):  # noqa: ANN202
+        session = db()
+        row = get_row(session, actor=current_actor(), otype=otype, key=key)
+        return jsonify(otype.to_public(row, Names(session)))
+    view.__name__ = f"{otype.key}_detail"
+    view = requires(otype.read)(view)
+    return document(f"One of {otype.key}", "Staff: " + otype.key, response=otype.public)(view)
+
+
+for _otype in OBJECT_TYPES.values():
+    blueprint.add_url_rule(f"/{_otype.key}", endpoint=f"{_otype.key}_list", view_func=_list_view(_otype))
+    if _otype.key not in _NO_GENERIC_DETAIL:
+        blueprint.add_url_rule(f"/{_otype.key}/<key>", endpoint=f"{_otype.key}_detail",
+                               view_func=_detail_view(_otype))
+
+
+# -- the routing matrix ----------------------------------------------------------------------------
+
+class MatrixQuery(BaseModel):
+    on: date | None = Field(default=None, description="the day (Europe/Amsterdam); default today")
+    purpose: str = Field(default="clinical-care", max_length=40)
+    page: int = Field(default=1, ge=1, le=100_000)
+
+
+class MatrixCellOut(BaseModel):
+    hospital: dict[str, Any]
+    tool: str
+    decision: str
+    contracted: bool
+    reasons: list[dict[str, Any]]
+
+
+class MatrixOut(BaseModel):
+    on: date
+    purpose: str
+    page: int
+    pages: int
+    cells: list[MatrixCellOut]
+
+
+@blueprint.get("/matrix")
+@document("The routing matrix: hospitals × tools on the terms for a day", "Staff: matrix",
+          query=MatrixQuery, response=MatrixOut)
+@requires(Permission.DECISIONS_READ)
+def matrix():
+    from registry.domain.terms import term_date
+    from registry.services.matrix import routing_matrix
+
+    try:
+        query = MatrixQuery.model_validate(request.args.to_dict())
+    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, reported per field
+        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in getattr(exc, "errors", lambda: [])()}
+        raise ValidationFailed("invalid matrix query", fields or {"query": "invalid"}) from None
+    reg = registry()
+    result = routing_matrix(db(), actor=current_actor(), engine=reg.policy,
+                            on=query.on or term_date(reg.clock.now()), purpose=query.purpose, page=query.page)
+    cells = [{"hospital": {"ura": h.ura, "name": h.name}, "tool": c.tool.slug, "decision": c.decision,
+              "contracted": c.snapshot.licence is not None, "reasons": c.reasons}
+             for h, row in result.rows for c in row]
+    return jsonify({"on": result.on.isoformat(), "purpose": result.purpose, "page": result.page,
+                    "pages": result.pages, "cells": cells})
+
+
+# -- the document itself ---------------------------------------------------------------------------
+
+docs_blueprint = Blueprint("api_docs", __name__, url_prefix="/api")
+
+
+@docs_blueprint.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document (public: it describes the API, not data)."""
+    return jsonify(build_document(current_app, registry().settings.issuer))
+
+
+openapi.required_permissions = ()  # type: ignore[attr-defined]
+
+
+@docs_blueprint.get("/docs")
+def docs():
+    """The same document as a readable page (no JavaScript, no CDN)."""
+    from flask import g
+
+    from registry.web.views import web_actor
+
+    g.web_actor = web_actor()
+    return render_template("api_docs.html", doc=build_document(current_app, registry().settings.issuer))
+
+
+docs.required_permissions = ()  # type: ignore[attr-defined]
+

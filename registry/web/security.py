@@ -1,0 +1,34 @@
+"""Web security headers: a strict CSP (no inline script or style), no framing, no caching of pages
+with personal or audit data, HSTS and Secure cookies outside development."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+
+from registry.settings import Settings
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'; object-src 'none'")
+# Pages anyone may cache: the public overview and the stylesheet. Everything else can show
+# personal, contractual or audit data, so no browser or proxy keeps a copy.
+_CACHEABLE = {"web.index", "static"}
+
+
+def register_security_headers(app: Flask, settings: Settings) -> None:
+    production = settings.environment == "production"
+    app.config["SESSION_COOKIE_SECURE"] = production
+
+    @app.after_request
+    def _security_headers(response):  # noqa: ANN001, ANN202
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint not in _CACHEABLE or session.get("user_id") is not None:
+            headers.setdefault("Cache-Control", "no-store")
+        if production:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+

@@ -1,0 +1,95 @@
+"""Enumerations and reason codes in words, in the user's language (through the catalogue).
+
+A page never shows a bare status, kind, role or reason code: it shows these words, with the code
+beside it where people need to quote it (a reason code in a ticket to the vendor).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.web.i18n import _l
+
+ENUMS: dict[str, dict[str, Any]] = {
+    "status": {
+        "active": _l("active"), "suspended": _l("suspended"), "offboarded": _l("offboarded"),
+        "revoked": _l("revoked"), "withdrawn": _l("withdrawn"), "terminated": _l("terminated"),
+        "draft": _l("draft"), "in_review": _l("in review"), "approved": _l("approved"),
+        "signed": _l("signed"), "disabled": _l("disabled"),
+    },
+    "kind": {
+        "hospital": _l("hospital"), "vendor": _l("vendor"),
+        "platform_operator": _l("platform operator"), "consortium": _l("consortium"),
+    },
+    "role": {
+        "admin": _l("administrator"), "auditor": _l("auditor"), "legal": _l("legal reviewer"),
+        "privacy_officer": _l("privacy officer"), "procurement": _l("procurement officer"),
+        "viewer": _l("viewer"),
+    },
+    "outcome": {"permit": _l("permitted"), "deny": _l("denied"), "not_contracted": _l("not contracted"),
+                "success": _l("success"), "denied": _l("denied"), "failure": _l("failure")},
+    "quota_period": {"term": _l("whole term"), "year": _l("per year"), "month": _l("per month")},
+    "on_quota_exhausted": {"deny": _l("deny further studies"), "overage": _l("bill as overage")},
+    "method": {"private_key_jwt": _l("signed key (private_key_jwt)"),
+               "client_secret_basic": _l("client secret")},
+    "decision_kind": {"decide": _l("gateway request"), "evaluate": _l("evaluation by staff")},
+    "action": {"create": _l("created"), "update": _l("changed"), "delete": _l("deleted"),
+               "suspend": _l("suspended"), "reinstate": _l("reinstated"), "reactivate": _l("reactivated"),
+               "revoke": _l("revoked"), "rotate": _l("credential rotated"), "offboard": _l("offboarded"),
+               "sign": _l("signed"), "transition": _l("status changed"), "disable": _l("disabled"),
+               "enable": _l("enabled"), "reset_password": _l("password reset"),
+               "token_create": _l("API token created"), "token_revoke": _l("API token revoked")},
+    "action_code": {"C": _l("create"), "R": _l("read"), "U": _l("update"), "D": _l("delete"),
+                    "E": _l("execute")},
+    "event_type": {"decision": _l("routing decision"), "evaluation": _l("evaluation"),
+                   "change": _l("change"), "usage": _l("usage report"), "export": _l("export"),
+                   "decision-replay": _l("repeated request"), "checkpoint": _l("checkpoint"),
+                   "verify": _l("verification"), "prune": _l("retention clean-up")},
+    "object_type": {
+        "organisations": _l("organisation"), "gateways": _l("gateway"), "tools": _l("tool"),
+        "tool_versions": _l("tool version"), "framework_contracts": _l("framework contract"),
+        "licences": _l("licence"), "data_processing_agreements": _l("data-processing agreement"),
+        "agreement_subprocessors": _l("sub-processor"), "users": _l("user"),
+        "decision": _l("decision"), "decisions": _l("decision"), "tool": _l("tool"),
+        "study": _l("study"), "patient": _l("patient"), "patient_objections": _l("objection"),
+        "access_tokens": _l("API token"), "gateway_credentials": _l("gateway credential"),
+        "contract_tools": _l("contract tool"), "contract_buyers": _l("contract buyer"),
+        "usage_events": _l("usage report"), "signing_keys": _l("signing key"),
+        "audit_checkpoints": _l("audit checkpoint"),
+    },
+}
+
+# The sentence for each reason code (the decision API's detail adds the specifics, in English).
+REASONS: dict[str, Any] = {
+    "GATEWAY_INACTIVE": _l("The hospital's gateway is suspended or revoked."),
+    "HOSPITAL_INACTIVE": _l("The hospital is suspended or has left the infrastructure."),
+    "TOOL_UNKNOWN": _l("The registry does not know this tool or version."),
+    "TOOL_SUSPENDED": _l("This tool version is suspended."),
+    "TOOL_CERTIFICATE_EXPIRED": _l("The tool version's CE certificate has expired or is not recorded."),
+    "PURPOSE_UNKNOWN": _l("The purpose is not a known purpose."),
+    "OUTSIDE_INTENDED_USE": _l("The study is outside the tool's intended use."),
+    "NO_LICENCE": _l("The hospital has no call-off licence for this tool."),
+    "LICENCE_NOT_IN_FORCE": _l("The licence is not in force on this date."),
+    "CONTRACT_NOT_IN_FORCE": _l("The framework contract is not in force on this date."),
+    "QUOTA_EXHAUSTED": _l("The licence's quota for this period is used up."),
+    "NO_AGREEMENT": _l("There is no data-processing agreement with the processor."),
+    "AGREEMENT_NOT_SIGNED": _l("The data-processing agreement is not signed."),
+    "AGREEMENT_NOT_IN_FORCE": _l("The data-processing agreement is not in force on this date."),
+    "PURPOSE_NOT_COVERED": _l("The data-processing agreement does not cover this purpose."),
+    "SUBPROCESSOR_NOT_APPROVED": _l("A processor in the chain is not an approved sub-processor."),
+    "PATIENT_OBJECTION": _l("The patient has objected to this use."),
+    "POLICY_ERROR": _l("The policies could not be evaluated; denied to be safe."),
+}
+
+
+def label(enum: str, value: Any) -> str:
+    """The word for ``value`` of ``enum``; an unknown value shows itself (and a test notices)."""
+    if value is None or value == "":
+        return "—"
+    found = ENUMS.get(enum, {}).get(str(value))
+    return str(found) if found is not None else str(value)
+
+
+def reason_sentence(code: str) -> str:
+    found = REASONS.get(code)
+    return str(found) if found is not None else code

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import make_server
@@ -107,6 +107,7 @@ def browser():
     with sync_playwright() as playwright:
         # --no-sandbox: the tests run as root (CI too), where Chromium's sandbox refuses to start.
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        expect.set_options(timeout=10_000)  # as the pages' own timeout below
         yield chromium
         chromium.close()
 
@@ -115,8 +116,9 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport=DESKTOP, locale="nl-NL",
                                   timezone_id="Europe/Amsterdam")
-    # Fail fast and readably: a page of this registry answers well within five seconds.
-    context.set_default_timeout(5000)
+    # Fail readably instead of hanging: a page of this registry answers well within ten seconds,
+    # even on CI's two busy cores.
+    context.set_default_timeout(10_000)
     page = context.new_page()
     yield page
     context.close()

@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests (tests/browser) drive Debian's Chromium; Playwright never downloads a browser.
+CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-
-.PHONY: i18n demo test test-sqlite test-postgres install serve bench clean
+.PHONY: i18n demo test test-sqlite test-postgres test-browser install serve bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -24,21 +25,31 @@ i18n: $(STAMP)
 	@$(BIN)/python -c 'from registry.web.i18n import compile_catalogues; compile_catalogues()'
 
 
+# Only the test targets need Chromium (`make demo` does not). Installed from Debian when missing,
+# as root, like CI runs; the fonts give screenshots readable text.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+
 ## make demo: migrate, seed the AIFI pilot demo world on SQLite, serve it at http://$(HOST):$(PORT)
 demo: $(STAMP) i18n
 	$(BIN)/registry demo
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite (SQLite by default; REGISTRY_TEST_DATABASE_URL for PostgreSQL)
-test: $(STAMP) i18n
+test: $(STAMP) i18n $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) i18n $(CHROMIUM)
 	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) i18n
 	REGISTRY_TEST_DATABASE_URL=$${REGISTRY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/registry_test} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make test-browser: only the browser tests; REGISTRY_SCREENSHOTS=1 also rewrites docs/screenshots/
+test-browser: $(STAMP) i18n $(CHROMIUM)
+	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/decisions_http.py

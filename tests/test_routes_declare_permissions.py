@@ -25,6 +25,8 @@ PUBLIC_ENDPOINTS = {
     "oauth.authorization_server_metadata": "RFC 8414 metadata is public by definition",
     "oauth.jwks": "the registry's public keys, needed to verify bundles, decisions and checkpoints",
     "api.list_checkpoints": "signed audit checkpoints are published so outsiders can keep them",
+    "web.sso_start": "starts single sign-on at an organisation's identity provider; nothing is shown or changed",
+    "web.sso_callback": "the identity provider returns here; state, PKCE and the signed id_token authenticate",
 }
 
 # Need a logged-in person but no particular permission (declared as an empty tuple by

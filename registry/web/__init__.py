@@ -8,3 +8,4 @@ blueprint = Blueprint("web", __name__)
 
 from registry.web import views  # noqa: E402,F401
 from registry.web import audit  # noqa: E402,F401
+from registry.web import sso  # noqa: E402,F401

@@ -150,11 +150,12 @@ def sso(session, clock, settings, idp) -> SsoWorld:
     return SsoWorld(hospital=hospital, other_hospital=other, provider=provider)
 
 
-def sso_login(client, provider_id: int, *, tamper=None):  # noqa: ANN001, ANN201
+def sso_login(client, provider_id: int, *, tamper=None, rewrite=None, start_query: str = ""):  # noqa: ANN001, ANN201
     """Drive the whole sign-in: start at the registry, follow to the provider, bring the code back.
 
-    ``tamper`` may change the browser session between start and callback (as an attacker could)."""
-    start = client.get(f"/sso/{provider_id}/login")
+    ``tamper`` may change the browser session between start and callback (as an attacker could),
+    ``rewrite`` the query string the provider sends back."""
+    start = client.get(f"/sso/{provider_id}/login{start_query}")
     assert start.status_code == 302, start.get_data(as_text=True)
     answer = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
     assert answer.status_code == 302, answer.text
@@ -162,7 +163,8 @@ def sso_login(client, provider_id: int, *, tamper=None):  # noqa: ANN001, ANN201
         with client.session_transaction() as s:
             tamper(s)
     back = urlsplit(answer.headers["Location"])
-    return client.get(f"{back.path}?{back.query}")
+    query = rewrite(back.query) if rewrite else back.query
+    return client.get(f"{back.path}?{query}")
 
 
 def signed_in_user(client, session) -> User | None:  # noqa: ANN001

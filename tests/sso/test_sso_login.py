@@ -48,7 +48,6 @@ def test_roles_follow_the_provider_and_keep_what_an_admin_granted(client, sessio
     user.roles = sorted([*user.roles, "auditor"])
     session.commit()
     idp.user["roles"] = ["radiologie-inkoop"]
-    client.post("/logout", data={"csrf_token": ""})  # the session is replaced at sign-in anyway
     assert sso_login(client, sso.provider.id).status_code == 302
     session.refresh(user)
     assert user.roles == ["auditor", "procurement", "viewer"]
@@ -205,3 +204,20 @@ def test_secrets_codes_and_tokens_are_never_logged(client, session, sso, idp, ca
     assert CLIENT_SECRET not in caplog.text
     assert "eyJ" not in caplog.text  # no JWT (id_token) in any log line
     assert "code=" not in caplog.text
+
+
+def test_an_authorization_response_from_another_issuer_is_refused(client, session, sso, idp, caplog):
+    # RFC 9207: the provider names itself in the response; a mix-up with another provider shows.
+    response = sso_login(client, sso.provider.id,
+                         rewrite=lambda q: q.replace("iss=http", "iss=https"))
+    assert response.status_code == 400 and "reason=ISSUER_MISMATCH" in caplog.text
+    assert signed_in_user(client, session) is None
+
+
+@pytest.mark.parametrize("asked, lands", [("/audit", "/audit"), ("//evil.example/x", "/"),
+                                          ("https://evil.example/", "/")])
+def test_sign_in_returns_to_a_local_page_only(client, session, sso, idp, asked, lands):
+    from urllib.parse import quote
+
+    response = sso_login(client, sso.provider.id, start_query=f"?next={quote(asked, safe='')}")
+    assert response.status_code == 302 and response.headers["Location"] == lands

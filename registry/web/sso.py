@@ -95,9 +95,12 @@ def _provider_id(raw: str) -> int:
 
 
 def _local_path(target: str | None) -> str:
-    # Only local paths: never an open redirect.
+    # Only local paths: never an open redirect. Browsers read "/\\host" like "//host", so no
+    # backslashes, and no control characters that could split the Location header.
     target = target or ""
-    return target if target.startswith("/") and not target.startswith("//") else url_for("web.index")
+    local = (target.startswith("/") and not target.startswith("//") and "\\" not in target
+             and target.isprintable())
+    return target if local else url_for("web.index")
 
 
 def _redirect_uri(provider_id: int) -> str:
@@ -216,7 +219,8 @@ def _form_errors(form: ProviderForm) -> dict[str, str]:
             for name, errors in form.errors.items() if name != "csrf_token"}
 
 
-def _render_form(form: ProviderForm, errors: dict[str, str], *, organisation=None, status: int = 200):  # noqa: ANN001, ANN202
+def _render_form(form: ProviderForm, errors: dict[str, str], *, organisation: object = None,
+                 status: int = 200):  # noqa: ANN202
     heading = "sso.providers.edit" if organisation else "sso.providers.register"
     return render_template("sso/provider_form.html", form=form, errors=errors, organisation=organisation,
                            heading=heading, roles=service.PROVIDER_ASSIGNABLE_ROLES), status

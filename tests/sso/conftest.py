@@ -81,7 +81,8 @@ def _provider_app(idp: FakeProvider) -> Flask:
         idp.codes[code] = {"nonce": args.get("nonce"), "challenge": args["code_challenge"],
                            "redirect_uri": args["redirect_uri"], "user": dict(idp.user)}
         # Auto-approve: the configured user has "logged in" at the provider.
-        return redirect(f"{args['redirect_uri']}?{urlencode({'code': code, 'state': args.get('state', ''), 'iss': idp.issuer})}")
+        query = urlencode({"code": code, "state": args.get("state", ""), "iss": idp.issuer})
+        return redirect(f"{args['redirect_uri']}?{query}")
 
     @app.post("/token")
     def token():
@@ -150,7 +151,8 @@ def sso(session, clock, settings, idp) -> SsoWorld:
     return SsoWorld(hospital=hospital, other_hospital=other, provider=provider)
 
 
-def sso_login(client, provider_id: int, *, tamper=None, rewrite=None, start_query: str = ""):  # noqa: ANN001, ANN201
+def sso_login(client, provider_id: int, *, tamper=None, rewrite=None,  # noqa: ANN001, ANN201
+              start_query: str = ""):
     """Drive the whole sign-in: start at the registry, follow to the provider, bring the code back.
 
     ``tamper`` may change the browser session between start and callback (as an attacker could),

@@ -63,7 +63,7 @@ def test_admin_registers_and_edits_a_provider(app, client, session, hospital, se
     login(client, session, "admin@demo.aifi.nl")
     page = client.get("/sso/providers/new?lang=en").get_data(as_text=True)
     assert "Register an identity provider" in page and "Registratie Ziekenhuis" in page
-    assert client.get("/sso/providers/new?lang=nl").get_data(as_text=True).count("Identiteitsprovider registreren") >= 1
+    assert "Identiteitsprovider registreren" in client.get("/sso/providers/new?lang=nl").get_data(as_text=True)
     response = client.post("/sso/providers/new", data=_form(hospital.id))
     assert response.status_code == 302, response.get_data(as_text=True)
     provider = session.scalar(select(IdentityProvider).where(IdentityProvider.organisation_id == hospital.id))

@@ -215,9 +215,24 @@ def test_an_authorization_response_from_another_issuer_is_refused(client, sessio
 
 
 @pytest.mark.parametrize("asked, lands", [("/audit", "/audit"), ("//evil.example/x", "/"),
-                                          ("https://evil.example/", "/")])
+                                          ("https://evil.example/", "/"),
+                                          ("/\\evil.example/x", "/")])
 def test_sign_in_returns_to_a_local_page_only(client, session, sso, idp, asked, lands):
     from urllib.parse import quote
 
     response = sso_login(client, sso.provider.id, start_query=f"?next={quote(asked, safe='')}")
     assert response.status_code == 302 and response.headers["Location"] == lands
+
+
+@pytest.mark.parametrize("issuer, detail", [
+    # Discovery §4.3: the document must name exactly the registered issuer.
+    pytest.param("{issuer}/", "PROVIDER_INVALID: the discovery document names another issuer", id="other-issuer"),
+    # Nothing listens on port 1 of the loopback address.
+    pytest.param("http://127.0.0.1:1", "PROVIDER_UNREACHABLE", id="unreachable"),
+])
+def test_a_broken_provider_is_a_bad_gateway(client, session, sso, idp, caplog, issuer, detail):
+    sso.provider.issuer = issuer.format(issuer=idp.issuer)
+    session.commit()
+    response = client.get(f"/sso/{sso.provider.id}/login")
+    assert response.status_code == 502
+    assert f"reason=UNAVAILABLE {detail}" in caplog.text

@@ -29,6 +29,8 @@ PUBLIC_ENDPOINTS = {
     "api.list_checkpoints": "signed audit checkpoints are published so outsiders can keep them",
     "api_docs.openapi": "the OpenAPI document describes the API, not data",
     "api_docs.docs": "the same document as a page",
+    "web.sso_start": "starts single sign-on at an organisation's identity provider; nothing is shown or changed",
+    "web.sso_callback": "the identity provider returns here; state, PKCE and the signed id_token authenticate",
 }
 
 # Need a logged-in person but no particular permission (declared as an empty tuple by

@@ -7,6 +7,7 @@ from registry.db.changes import ChangeRecord
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract, Licence, QuotaCounter
 from registry.db.decisions import Decision, UsageEvent
+from registry.db.identity import IdentityLink, IdentityProvider
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
 from registry.db.tools import Tool, ToolVersion
@@ -15,7 +16,7 @@ from registry.db.users import User
 __all__ = [
     "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
-    "FrameworkContract", "Gateway", "GatewayCredential", "Licence", "Organisation",
-    "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
+    "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
+    "Licence", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
     "ToolVersion", "UsageEvent", "User", "metadata",
 ]

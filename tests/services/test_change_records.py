@@ -41,12 +41,17 @@ NOT_CHANGES = {
 
 def _calls(w, clock):
     kw = {"actor": SYSTEM, "clock": clock}
-    from registry.services import (agreements, api_tokens, contracts, gateways, objections,
-                                   organisations, tools, users)
+    from registry.services import (agreements, api_tokens, contracts, gateways, identity_providers,
+                                   objections, organisations, tools, users)
 
     def user(s):  # noqa: ANN001, ANN202
         return users.create_user(s, **kw, email=f"t{id(s)}@example.org", roles=["viewer"],
                                  password="long enough pw")[0]
+
+    def _register_idp(s):  # noqa: ANN001, ANN202
+        return identity_providers.register_identity_provider(
+            s, **kw, secret_key="k" * 40, organisation_id=w.hospital.id, issuer="https://idp.example",
+            client_id="registry", client_secret="provider secret")
     return {
         "api_tokens.create_personal_token": lambda s: api_tokens.create_personal_token(
             s, **kw, user_id=user(s).id, name="script"),
@@ -93,6 +98,10 @@ def _calls(w, clock):
                 recorded_on=date(2026, 1, 1))[0].id, last_day=date(2026, 6, 1)),
         "users.create_user": lambda s: users.create_user(
             s, **kw, email="new@example.org", roles=["viewer"], password="long enough pw"),
+        "identity_providers.register_identity_provider": _register_idp,
+        "identity_providers.update_identity_provider": lambda s: identity_providers.update_identity_provider(
+            s, **kw, secret_key="k" * 40, provider_id=_register_idp(s).id,
+            changes={"client_secret": "rotated secret", "active": False}),
         "gateways.register_gateway": lambda s: gateways.register_gateway(
             s, **kw, hospital_id=w.hospital.id, name="second"),
         "gateways.add_credential": lambda s: gateways.add_credential(
@@ -147,7 +156,8 @@ def test_service_writes_change_record_in_the_same_transaction(sessions, clock, n
     assert all(r.actor == SYSTEM.ref and r.object_type and r.object_id for r in new)
     assert all(r.after is not None for r in new if r.action != "delete")
     assert _count(session, AuditEntry) >= entries + len(new)
-    assert not any("secret_hash" in (r.after or {}) or "password_hash" in (r.after or {}) for r in new)
+    secrets = {"secret_hash", "password_hash", "client_secret_sealed"}
+    assert not any(secrets & set((r.after or {}) | (r.before or {})) for r in new)
 
     # Same transaction: undoing the change undoes its record.
     session.rollback()

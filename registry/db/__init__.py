@@ -9,6 +9,7 @@ from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract
 from registry.db.decisions import Decision, UsageEvent
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
+from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
 
@@ -16,6 +17,6 @@ __all__ = [
     "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
     "FrameworkContract", "Gateway", "GatewayCredential", "Licence", "Organisation",
-    "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
+    "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "TermsRevision", "Tool",
     "ToolVersion", "UsageEvent", "User", "metadata",
 ]

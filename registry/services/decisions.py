@@ -126,12 +126,13 @@ _INSERT_AUDIT = insert(AuditEntry.__table__)
 
 
 def _insert_permit_once(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING: a lost race on a retried study is a row
-    count of 0, not an error, so no savepoint is needed around the reservation."""
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: a lost race on a retried
+    study is no row back, not an error, so no savepoint is needed around the reservation. (The
+    row count is not used: psycopg reports -1 for it here.)"""
     if dialect not in _cache:
         dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
         _cache[dialect] = dialect_insert(Decision.__table__).on_conflict_do_nothing(
-            index_elements=["idempotency_key"])
+            index_elements=["idempotency_key"]).returning(Decision.__table__.c.id)
     return _cache[dialect]
 
 
@@ -273,7 +274,7 @@ def _insert(session: Session, decision: Decision, *, once: bool = False) -> bool
     if not once:
         conn.execute(_INSERT_DECISION, values)
         return True
-    return conn.execute(_insert_permit_once(conn.dialect.name), values).rowcount == 1
+    return conn.execute(_insert_permit_once(conn.dialect.name), values).first() is not None
 
 
 def _audit(session: Session, *, actor: Actor, clock: Clock, decision: Decision) -> None:

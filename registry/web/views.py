@@ -5,10 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from flask import abort, g, redirect, render_template, request, session, url_for
 
 from registry.actor import Actor
 from registry.db.users import User
@@ -16,7 +13,6 @@ from registry.edge import db, request_id
 from registry.permissions import Permission
 from registry.services.organisations import list_organisations
 from registry.services.tools import list_tools, versions_by_tool
-from registry.services.users import authenticate
 from registry.web import blueprint
 from registry.web.i18n import current_locale, translate
 
@@ -61,11 +57,6 @@ def login_required(*permissions: Permission) -> Callable:
     return wrap
 
 
-class LoginForm(FlaskForm):
-    email = EmailField(validators=[DataRequired()])
-    password = PasswordField(validators=[DataRequired()])
-
-
 @blueprint.get("/")
 @public()
 def index():
@@ -76,27 +67,3 @@ def index():
     return render_template("index.html", hospitals=list_organisations(session_, kind="hospital"),
                            tools=tools, versions={t.id: versions.get(t.id, []) for t in tools},
                            vendors={o.id: o for o in list_organisations(session_, kind="vendor")})
-
-
-@blueprint.route("/login", methods=["GET", "POST"])
-@public()
-def login():
-    form = LoginForm()
-    if form.validate_on_submit():
-        user = authenticate(db(), form.email.data, form.password.data)
-        if user is not None:
-            session.clear()
-            session["user_id"] = user.id
-            target = request.args.get("next", "")
-            # Only local paths: never an open redirect.
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("web.index"))
-        flash(translate("login.failed"), "error")
-    return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
-
-
-@blueprint.post("/logout")
-@login_required()
-def logout():
-    session.clear()
-    return redirect(url_for("web.index"))

@@ -33,6 +33,22 @@ def request_id() -> str:
     return g.request_id
 
 
+def log_refusal(actor, status: int, *, required: tuple = ()) -> None:  # noqa: ANN001
+    """Record a refused request (401: no valid login or token; 403: not permitted) in the audit
+    trail, committed at once (the refusal ends the request; nothing else is pending)."""
+    from registry.audit import access
+
+    who = actor or access.anonymous(request_id=request_id(),
+                                    network_access_point=request.remote_addr or "")
+    session = db()
+    session.rollback()
+    access.log_access(session, actor=who, at=registry().clock.now(), event_type=access.REFUSED,
+                      outcome="denied", object_type="route", object_id=request.endpoint or "",
+                      detail={"status": status, "method": request.method, "path": request.path,
+                              "required": [str(p) for p in required]})
+    session.commit()
+
+
 def error_body(code: str, detail: str, status: int, fields: dict | None = None):  # noqa: ANN201
     body = {"error": {"code": code, "detail": detail}}
     if fields:

@@ -9,13 +9,14 @@ from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract
 from registry.db.decisions import Decision, UsageEvent
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
+from registry.db.sessions import LoginFailure, UserSession
 from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
 
 __all__ = [
     "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
-    "FrameworkContract", "Gateway", "GatewayCredential", "Licence", "Organisation",
+    "FrameworkContract", "Gateway", "GatewayCredential", "Licence", "LoginFailure", "Organisation",
     "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
-    "ToolVersion", "UsageEvent", "User", "metadata",
+    "ToolVersion", "UsageEvent", "User", "UserSession", "metadata",
 ]

@@ -8,13 +8,16 @@ from typing import Callable
 from flask import abort, g, redirect, render_template, request, session, url_for
 
 from registry.actor import Actor
-from registry.db.users import User
-from registry.edge import db, request_id
+from registry.edge import db, log_refusal, registry, request_id
 from registry.permissions import Permission
 from registry.services.organisations import list_organisations
+from registry.services.sessions import SessionPolicy, resume_session
 from registry.services.tools import list_tools, versions_by_tool
 from registry.web import blueprint
 from registry.web.i18n import current_locale, translate
+
+# The cookie's key for the session value (the server-side record is registry.db.sessions).
+SESSION_KEY = "sid"
 
 
 @blueprint.app_context_processor
@@ -23,12 +26,14 @@ def _inject():
 
 
 def web_actor() -> Actor | None:
-    user_id = session.get("user_id")
-    if user_id is None:
-        return None
-    user = db().get(User, user_id)
-    if user is None or not user.active:
-        session.clear()
+    """The logged-in user of this request, from the server-side session record named by the
+    cookie (registry.services.sessions): None once it is logged out, revoked or timed out."""
+    reg = registry()
+    user = resume_session(db(), clock=reg.clock, value=session.get(SESSION_KEY),
+                          policy=SessionPolicy.from_settings(reg.settings))
+    db().commit()  # the session's last_seen_at, if it moved; nothing else is written yet
+    if user is None:
+        session.pop(SESSION_KEY, None)
         return None
     return Actor.for_user(user, request_id=request_id(), network_access_point=request.remote_addr or "")
 
@@ -47,8 +52,10 @@ def login_required(*permissions: Permission) -> Callable:
         def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             actor = web_actor()
             if actor is None:
-                return redirect(url_for("web.login", next=request.path))
+                log_refusal(None, 401)  # NEN 7513: refused attempts are accesses too
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             if permissions and not any(actor.can(p) for p in permissions):
+                log_refusal(actor, 403, required=permissions)
                 abort(403)
             g.web_actor = actor
             return view(*args, **kwargs)

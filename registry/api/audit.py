@@ -79,8 +79,10 @@ def verify():
 def entries():
     filters = service.filter_from_params(request.args)
     before = _int_arg("before_id", 0)
-    rows = service.search_entries(db(), actor=current_actor(), filters=filters,
-                                  before_id=before or None, limit=_int_arg("limit", 100) or 100)
+    rows = service.search_entries(db(), actor=current_actor(), clock=registry().clock,
+                                  filters=filters, before_id=before or None,
+                                  limit=_int_arg("limit", 100) or 100)
+    db().commit()  # the read's audit entry
     return jsonify({"entries": [dict(entry_record(e), id=e.id) for e in rows],
                     "next_before_id": rows[-1].id if rows else None})
 
@@ -88,8 +90,9 @@ def entries():
 @blueprint.get("/audit/objects/<object_type>/<object_id>")
 @requires(Permission.AUDIT_READ)
 def history(object_type: str, object_id: str):
-    rows = service.object_history(db(), actor=current_actor(), object_type=object_type[:40],
-                                  object_id=object_id[:64])
+    rows = service.object_history(db(), actor=current_actor(), clock=registry().clock,
+                                  object_type=object_type[:40], object_id=object_id[:64])
+    db().commit()  # the read's audit entry
     return jsonify({"object": {"type": object_type, "id": object_id},
                     "entries": [entry_record(e) for e in rows]})
 

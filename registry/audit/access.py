@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
-from registry.audit.entries import EXECUTE, append_entry
+from registry.audit.entries import EXECUTE
+from registry.audit.entries import READ as READ_CODE
+from registry.audit.entries import append_entry
 from registry.db.audit import AuditEntry
+from registry.db.decisions import Decision
 
 # Event types of the access log (AuditEntry.event_type).
 LOGIN = "login"  # outcome success, failure, or denied (locked out by throttling)
@@ -51,11 +54,13 @@ def anonymous(*, request_id: str | None, network_access_point: str) -> Actor:
 def log_access(session: Session, *, actor: Actor, at: datetime, event_type: str, outcome: str,
                object_type: str, object_id: str, action_code: str = EXECUTE,
                detail: dict[str, Any] | None = None, on_behalf_of_id: int | None = None,
-               purpose_of_use: str = "") -> AuditEntry:
+               objects: list[dict[str, Any]] | None = None, purpose_of_use: str = "") -> AuditEntry:
     """Append one access-log entry (unsealed, in the caller's transaction; the edge commits)."""
+    object_id = printable(object_id, 64)
     entry = append_entry(session, actor=actor, at=at, event_type=event_type,
                          action_code=action_code, outcome=outcome, object_type=object_type,
-                         object_id=printable(object_id, 64), detail=_clean(detail or {}),
+                         object_id=object_id, detail=_clean(detail or {}),
+                         objects=_clean(objects or [{"type": object_type, "id": object_id}]),
                          purpose_of_use=purpose_of_use)
     entry.network_access_point = printable(entry.network_access_point, 64)
     if actor.request_id:
@@ -63,3 +68,19 @@ def log_access(session: Session, *, actor: Actor, at: datetime, event_type: str,
     if on_behalf_of_id is not None:
         entry.on_behalf_of_id = on_behalf_of_id
     return entry
+
+
+def log_decision_read(session: Session, *, actor: Actor, at: datetime, decision: Decision,
+                      pseudonym_shown: bool) -> AuditEntry:
+    """A stored decision was shown to someone: its study key, and its patient's pseudonym when
+    ``pseudonym_shown``. The patient is among the entry's objects, so the patient's history
+    (registry.services.audit.object_history) lists who saw the pseudonym."""
+    objects = [{"type": "decision", "id": decision.id},
+               {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"}]
+    pseudonym = decision.request.get("patient_pseudonym")
+    if pseudonym and pseudonym_shown:
+        objects.append({"type": "patient", "id": pseudonym, "sensitivity": "pseudonym"})
+    return log_access(session, actor=actor, at=at, event_type=READ, action_code=READ_CODE,
+                      outcome="success", object_type="decision", object_id=decision.id,
+                      objects=objects, detail={"pseudonym_shown": bool(pseudonym and pseudonym_shown)},
+                      purpose_of_use=decision.purpose)

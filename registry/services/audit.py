@@ -15,6 +15,7 @@ from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
+from registry.audit import access
 from registry.audit import export as formats
 from registry.audit.chain import SealResult, checkpoint_now, seal_all, seal_pending, utc_stamp
 from registry.audit.entries import DELETE, READ, append_entry
@@ -154,26 +155,48 @@ def verify_audit_trail(session: Session, *, actor: Actor, clock: Clock, signer: 
                         workers=workers)
 
 
-def search_entries(session: Session, *, actor: Actor, filters: AuditFilter,
+def _filters_record(filters: AuditFilter) -> dict[str, str]:
+    return {k: str(v) for k, v in filters.__dict__.items() if v is not None}
+
+
+def search_entries(session: Session, *, actor: Actor, clock: Clock, filters: AuditFilter,
                    before_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
-    """Newest first, a page at a time (``before_id`` is the last id of the previous page)."""
+    """Newest first, a page at a time (``before_id`` is the last id of the previous page).
+
+    Logged (NEN 7513: reading the access log is an access too); the caller commits."""
     actor.require(Permission.AUDIT_READ)
     query = select(AuditEntry).where(*filters.clauses())
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
-    return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 500)))))
+    rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 500)))))
+    access.log_access(session, actor=actor, at=clock.now(), event_type=access.READ,
+                      action_code=READ, outcome="success", object_type="audit-trail",
+                      object_id="search", detail={"filters": _filters_record(filters),
+                                                  "before_id": before_id, "entries": len(rows)})
+    session.flush()
+    return rows
 
 
-def object_history(session: Session, *, actor: Actor, object_type: str, object_id: str,
-                   limit: int = 1000) -> list[AuditEntry]:
-    """Everything that happened to (or with) one object, oldest first."""
+def object_history(session: Session, *, actor: Actor, clock: Clock, object_type: str,
+                   object_id: str, limit: int = 1000) -> list[AuditEntry]:
+    """Everything that happened to (or with) one object, oldest first.
+
+    Logged with the object among the entry's objects, so a patient's history also shows who
+    looked it up; the caller commits."""
     actor.require(Permission.AUDIT_READ)
     rows = session.scalars(select(AuditEntry).where(_involves(object_type, object_id))
                            .order_by(AuditEntry.id).limit(limit))
     # The text match above may over-match (an id inside another object's JSON); keep exact ones.
-    return [e for e in rows if (e.object_type, e.object_id) == (object_type, object_id)
-            or any((str(o.get("type")), str(o.get("id"))) == (object_type, object_id)
-                   for o in e.objects)]
+    found = [e for e in rows if (e.object_type, e.object_id) == (object_type, object_id)
+             or any((str(o.get("type")), str(o.get("id"))) == (object_type, object_id)
+                    for o in e.objects)]
+    access.log_access(session, actor=actor, at=clock.now(), event_type=access.READ,
+                      action_code=READ, outcome="success", object_type="audit-trail",
+                      object_id="history", detail={"entries": len(found)},
+                      objects=[{"type": "audit-trail", "id": "history"},
+                               {"type": object_type, "id": object_id}])
+    session.flush()
+    return found
 
 
 def export_entries(session: Session, *, actor: Actor, clock: Clock, signer: Any, filters: AuditFilter,
@@ -191,8 +214,7 @@ def export_entries(session: Session, *, actor: Actor, clock: Clock, signer: Any,
     records = [formats.entry_record(e) for e in rows]
     append_entry(session, actor=actor, at=clock.now(), event_type="export", action_code=READ,
                  outcome="success", object_type="audit-trail", object_id=fmt,
-                 detail={"format": fmt, "entries": len(records),
-                         "filters": {k: str(v) for k, v in filters.__dict__.items() if v is not None}})
+                 detail={"format": fmt, "entries": len(records), "filters": _filters_record(filters)})
     session.flush()
     if fmt == "csv":
         body = formats.to_csv(records)

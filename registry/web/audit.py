@@ -56,7 +56,9 @@ def audit_index():
     filters = _filters()
     before = request.args.get("before_id", "")
     rows = [] if filters is None else service.search_entries(
-        db(), actor=g.web_actor, filters=filters, before_id=int(before) if before.isdigit() else None)
+        db(), actor=g.web_actor, clock=registry().clock, filters=filters,
+        before_id=int(before) if before.isdigit() else None)
+    db().commit()  # the read's audit entry
     args = {k: request.args.get(k, "") for k in _FILTER_FIELDS}
     return render_template("audit/index.html", entries=rows, args=args,
                            can_export=g.web_actor.can(Permission.AUDIT_EXPORT),
@@ -66,8 +68,9 @@ def audit_index():
 @blueprint.get("/audit/object/<object_type>/<object_id>")
 @login_required(Permission.AUDIT_READ)
 def audit_history(object_type: str, object_id: str):
-    rows = service.object_history(db(), actor=g.web_actor, object_type=object_type[:40],
-                                  object_id=object_id[:64])
+    rows = service.object_history(db(), actor=g.web_actor, clock=registry().clock,
+                                  object_type=object_type[:40], object_id=object_id[:64])
+    db().commit()  # the read's audit entry
     return render_template("audit/history.html", entries=rows, object_type=object_type,
                            object_id=object_id)
 

@@ -12,6 +12,7 @@ from registry.audit.verify import public_keys
 from registry.edge import db, error_body, registry
 from registry.permissions import Permission
 from registry.services import audit as service
+from registry.validation import query_int
 
 
 @blueprint.record_once
@@ -21,19 +22,14 @@ def _sealer(state) -> None:  # noqa: ANN001
     start_background_sealer(state.app)
 
 
-def _int_arg(name: str, default: int) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default
-    return int(raw) if raw.isdigit() else None
+def _int_arg(name: str, default: int) -> int:
+    return query_int(request.args, name, default)
 
 
 @blueprint.get("/audit/checkpoints")
 def list_checkpoints():
     """Public on purpose: outsiders keep these to prove later that the log was not rewritten."""
     after, limit = _int_arg("after_seq", 0), _int_arg("limit", 1000)
-    if after is None or limit is None:
-        return error_body("INVALID_REQUEST", "after_seq and limit are whole numbers", 400)
     reg = registry()
     rows = service.list_checkpoints(db(), after_seq=after, limit=limit)
     keys = public_keys(db(), reg.signer)

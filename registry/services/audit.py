@@ -26,6 +26,7 @@ from registry.db.audit import AuditCheckpoint, AuditEntry
 from registry.domain.terms import AMSTERDAM
 from registry.permissions import Permission
 from registry.services.errors import ValidationFailed
+from registry.validation import InvalidInput, bounded_int, clean_text, iso_date
 
 # Who may run the trail's own upkeep from outside the registry: sign a checkpoint on demand,
 # seal, prune. Only admins hold it; the registry itself (the system actor) always may.
@@ -71,29 +72,32 @@ def filter_from_params(params: Any) -> AuditFilter:
     calendar days, Amsterdam time, both ends inclusive, as everywhere else in the registry."""
     fields: dict[str, str] = {}
 
-    def day(name: str, shift: int = 0) -> datetime | None:
+    def parsed(parse, name: str, **kw):  # noqa: ANN001, ANN003, ANN202
         raw = (params.get(name) or "").strip()
         if not raw:
             return None
         try:
-            start = datetime.combine(date.fromisoformat(raw) + timedelta(days=shift), time(),
-                                     tzinfo=AMSTERDAM)
-        except ValueError:
-            fields[name] = "a date, YYYY-MM-DD"
+            return parse(raw, name, **kw)
+        except InvalidInput as exc:
+            fields.update(exc.fields)
             return None
+
+    def day(name: str, shift: int = 0) -> datetime | None:
+        # LATEST_DATE is far from date.max, so the day after it still exists.
+        found = parsed(iso_date, name)
+        if found is None:
+            return None
+        start = datetime.combine(found + timedelta(days=shift), time(), tzinfo=AMSTERDAM)
         return start.astimezone(timezone.utc)
 
-    org = (params.get("organisation") or "").strip()
-    if org and not org.isdigit():
-        fields["organisation"] = "an organisation id"
     action = (params.get("action") or "").strip().upper()
     if action and action not in ("C", "R", "U", "D", "E"):
         fields["action"] = "one of C, R, U, D, E"
+    texts = {name: parsed(clean_text, name, max_length=limit) or None
+             for name, limit in (("actor", 120), ("object_type", 40), ("object_id", 64))}
     result = AuditFilter(
-        organisation_id=int(org) if org and org.isdigit() else None,
-        actor=(params.get("actor") or "").strip()[:120] or None,
-        object_type=(params.get("object_type") or "").strip()[:40] or None,
-        object_id=(params.get("object_id") or "").strip()[:64] or None,
+        organisation_id=parsed(bounded_int, "organisation"), actor=texts["actor"],
+        object_type=texts["object_type"], object_id=texts["object_id"],
         action_code=action or None, since=day("from"), until=day("to", shift=1))
     if fields:
         raise ValidationFailed("invalid audit filter", fields)

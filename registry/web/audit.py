@@ -9,6 +9,7 @@ from registry.edge import db, registry
 from registry.permissions import Permission
 from registry.services import audit as service
 from registry.services.errors import ValidationFailed
+from registry.validation import query_int
 from registry.web import blueprint
 from registry.web.i18n import MESSAGES, translate
 from registry.web.views import login_required
@@ -54,10 +55,9 @@ def _filters() -> service.AuditFilter | None:
 @login_required(Permission.AUDIT_READ)
 def audit_index():
     filters = _filters()
-    before = request.args.get("before_id", "")
+    before = query_int(request.args, "before_id")
     rows = [] if filters is None else service.search_entries(
-        db(), actor=g.web_actor, clock=registry().clock, filters=filters,
-        before_id=int(before) if before.isdigit() else None)
+        db(), actor=g.web_actor, clock=registry().clock, filters=filters, before_id=before)
     db().commit()  # the read's audit entry
     args = {k: request.args.get(k, "") for k in _FILTER_FIELDS}
     return render_template("audit/index.html", entries=rows, args=args,

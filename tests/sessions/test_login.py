@@ -94,8 +94,9 @@ def test_an_address_is_throttled_across_accounts(app, web, settings):
 def test_next_never_leads_off_site(web, target):
     response = form_login(web, AUDITOR, next_=target.replace("%", "%25").replace("\\", "%5C")
                           .replace("\t", "%09").replace("\x00", "%00").replace("#", "%23"))
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    # Control characters are refused at the edge before the login runs (400); anything else
+    # logs in and lands on the home page.
+    assert (response.status_code, response.headers.get("Location")) in ((302, "/"), (400, None))
 
 
 @pytest.mark.parametrize("target", ["/audit", "/audit?actor=user%3A1", "/audit/object/tools/1"])

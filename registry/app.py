@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.register_blueprint(oauth_bp)
     app.register_blueprint(web_bp)
     from registry.edge import register_edge
+    from registry.ops import register_ops
 
     register_edge(app)
+    register_ops(app)  # /healthz, /readyz, /metrics
     return app

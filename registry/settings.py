@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Size limit for any JSON request body, checked before parsing.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     issuer: str = "http://127.0.0.1:5000"
+    # Bearer token that opens /metrics to operators; unset, /metrics is refused.
+    metrics_token: str | None = Field(default=None, min_length=32)
 
     @field_validator("timezone")
     @classmethod

@@ -25,6 +25,10 @@ PUBLIC_ENDPOINTS = {
     "oauth.authorization_server_metadata": "RFC 8414 metadata is public by definition",
     "oauth.jwks": "the registry's public keys, needed to verify bundles, decisions and checkpoints",
     "api.list_checkpoints": "signed audit checkpoints are published so outsiders can keep them",
+    "ops.healthz": "liveness probe: says only that the process answers",
+    "ops.readyz": "readiness probe for the load balancer: names failing checks, no data",
+    "ops.metrics_view": "operators only, by the bearer token REGISTRY_METRICS_TOKEN (not a user "
+                        "permission); refused (404) when no token is configured",
 }
 
 # Need a logged-in person but no particular permission (declared as an empty tuple by

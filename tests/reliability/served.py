@@ -72,11 +72,12 @@ class Served:
 
 
 def serve(database_url: str, key_dir: Path, *, workers: int = 2, threads: int = 2,
-          seal_interval: float = 0.3) -> Served:
+          seal_interval: float = 0.3, env: dict[str, str] | None = None) -> Served:
     port = free_port()
     log = open(key_dir.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 - kept for a failing test
     env = dict(os.environ, REGISTRY_DATABASE_URL=database_url, REGISTRY_SIGNING_KEY_DIR=str(key_dir),
-               REGISTRY_AUDIT_SEAL_INTERVAL=str(seal_interval), PYTHONPATH=str(ROOT))
+               REGISTRY_AUDIT_SEAL_INTERVAL=str(seal_interval), PYTHONPATH=str(ROOT), **(env or {}))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # `registry serve` makes a fresh one
     proc = subprocess.Popen([sys.executable, "-m", "registry.cli", "serve", "--port", str(port),
                              "--workers", str(workers), "--threads", str(threads)],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,

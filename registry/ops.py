@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 import time
 from functools import lru_cache
 from typing import Any
@@ -45,9 +46,17 @@ class _Metrics:
         self.errors = Counter("registry_errors", "Error answers by kind", ["kind"])
 
 
-@lru_cache(maxsize=1)
+_made: list[_Metrics] = []
+_making = threading.Lock()
+
+
 def metrics() -> _Metrics:
-    return _Metrics()
+    """The process's metrics, made once (two threads must not both register them)."""
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_Metrics())
+    return _made[0]
 
 
 def observe_decision(outcome: str, reasons: list[dict[str, Any]]) -> None:

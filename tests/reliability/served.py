@@ -95,10 +95,11 @@ def serve(database_url: str, key_dir: Path, *, workers: int = 2, threads: int = 
             time.sleep(0.2)
 
 
-def decide(served: Served, headers: dict, tool: str, key: str) -> dict:
+def decide(url: str, headers: dict, tool: str, key: str, http: requests.Session | None = None) -> dict:
+    """A child's hand X-ray for ``tool`` at the registry at ``url``; the answer, which must be a 200."""
     body = {"tool": tool, "purpose": "clinical-care",
             "study": {"study_key": key, "modality": "DX", "body_part": "HAND",
                       "patient_age_years": 9.5, "patient_sex": "M"}}
-    response = requests.post(served.url + "/api/v1/decisions", json=body, headers=headers, timeout=10)
+    response = (http or requests).post(url + "/api/v1/decisions", json=body, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()

@@ -38,7 +38,7 @@ def _load(url: str, headers: dict, tool: str, stop: threading.Event, permits: se
     http = requests.Session()
     while not stop.is_set():
         try:
-            answer = decide_with(http, url, headers, tool, uuid.uuid4().hex)
+            answer = decide(url, headers, tool, uuid.uuid4().hex, http)
             if answer["decision"] != "permit":
                 continue
             with lock:
@@ -50,17 +50,8 @@ def _load(url: str, headers: dict, tool: str, stop: threading.Event, permits: se
             if response.status_code == 200 and response.json()["accepted"] == 1:
                 with lock:
                     acked.add(event["event_id"])
-        except (requests.ConnectionError, requests.Timeout, ValueError):
+        except (requests.ConnectionError, requests.Timeout, ValueError, AssertionError):
             return  # the server was killed under us
-
-
-def decide_with(http, url, headers, tool, key):  # noqa: ANN001, ANN201
-    body = {"tool": tool, "purpose": "clinical-care",
-            "study": {"study_key": key, "modality": "DX", "body_part": "HAND",
-                      "patient_age_years": 9.5, "patient_sex": "M"}}
-    response = http.post(url + "/api/v1/decisions", json=body, headers=headers, timeout=10)
-    response.raise_for_status()
-    return response.json()
 
 
 def test_sigkill_under_load_loses_nothing_and_the_audit_chain_verifies(database, tmp_path):
@@ -87,7 +78,7 @@ def test_sigkill_under_load_loses_nothing_and_the_audit_chain_verifies(database,
     server = serve(database, tmp_path / "keys")
     try:
         # The restarted registry answers, on the same terms and counters.
-        assert decide(server, headers, world.tool.slug, "after-restart")["decision"] == "permit"
+        assert decide(server.url, headers, world.tool.slug, "after-restart")["decision"] == "permit"
     finally:
         server.stop()
 

@@ -20,7 +20,7 @@ def test_metrics_aggregate_all_workers(tmp_path):
     try:
         # A new connection per decision, so that both workers answer some.
         for n in range(DECISIONS):
-            assert decide(server, dict(headers, Connection="close"), world.tool.slug, f"m{n}")["decision"] == "permit"
+            assert decide(server.url, dict(headers, Connection="close"), world.tool.slug, f"m{n}")["decision"] == "permit"
         counts, scraped = set(), None
         for _ in range(6):
             response = requests.get(server.url + "/metrics", timeout=5,

@@ -50,10 +50,10 @@ def test_a_change_is_honoured_by_the_next_decision_on_both_instances(instances, 
     tool = world.tool.slug
     # Both instances have decided for this hospital and tool: both hold its terms in memory.
     for n, instance in enumerate((a, b, a, b)):
-        assert decide(instance, headers, tool, f"warm-{n}")["decision"] == "permit"
+        assert decide(instance.url, headers, tool, f"warm-{n}")["decision"] == "permit"
     with sessions() as s:
         CHANGES[reason](s, world)
         s.commit()
     for n, instance in enumerate((b, a)):
-        answer = decide(instance, headers, tool, f"after-{n}")
+        answer = decide(instance.url, headers, tool, f"after-{n}")
         assert answer["decision"] == "deny" and reason in [r["code"] for r in answer["reasons"]], answer

@@ -35,6 +35,8 @@ def _validated(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         if key == "name":
             if not value or not value.strip():
                 fields["name"] = "is required"
+            elif len(value.strip()) > 200:
+                fields["name"] = "at most 200 characters"
             else:
                 clean["name"] = value.strip()
         elif key in ("ura", "agb", "kvk"):

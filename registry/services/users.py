@@ -56,6 +56,8 @@ def create_user(session: Session, *, actor: Actor, clock: Clock, email: str, rol
         fields["email"] = "is not an e-mail address"
     elif session.scalar(select(User.id).where(User.email == email)) is not None:
         fields["email"] = "already has an account"
+    if len((name or "").strip()) > 200:
+        fields["name"] = "at most 200 characters"
     _check_roles(roles, fields)
     _check_organisation(session, actor, organisation_id, fields)
     if locale not in LOCALES:

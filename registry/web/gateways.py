@@ -9,7 +9,7 @@ import json
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import Length
 
 from registry.db.organisations import GatewayStatus
 from registry.edge import db, registry
@@ -31,16 +31,21 @@ _JWK_HINT = _l("The public key as a JWK in JSON, Ed25519 (OKP) or P-256 (EC). On
 
 
 class CredentialForm(FlaskForm):
-    method = RadioField(_l("How the gateway proves who it is"), choices=_METHODS, default="client_secret_basic",
+    method = RadioField(_l("How the gateway proves who it is"), default="client_secret_basic",
                         validate_choice=False)
-    public_jwk = TextAreaField(_l("Public key (JWK)"), validators=[Length(max=2000)], description=_JWK_HINT)
+    public_jwk = TextAreaField(_l("Public key (JWK)"), validators=[Length(max=2000, message=_l("This is too long."))], description=_JWK_HINT)
+
+
+def _credential_form(form_class: type[CredentialForm]) -> CredentialForm:
+    form = form_class()
+    form.method.choices = _METHODS  # set here, not in the class: WTForms 3.3 warns on class-level tuples
+    return form
 
 
 class GatewayForm(CredentialForm):
-    hospital_id = SelectField(_l("Hospital"), validate_choice=False,
-                              validators=[InputRequired(_l("Choose a hospital from the list."))])
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Fill in this field.")), Length(max=120)],
-                       description=_l("How the hospital knows this machine, for example “PACS router 1”."))
+    # Hospital and name are checked by the service (one rule for the UI and the API).
+    hospital_id = SelectField(_l("Hospital"), validate_choice=False)
+    name = StringField(_l("Name"), description=_l("How the hospital knows this machine, for example “PACS router 1”."))
 
 
 def _public_jwk(form: CredentialForm) -> dict | None:
@@ -67,7 +72,7 @@ def gateway_create():
     from registry.workspace.types.gateways import hospital_options  # after the types are loaded
 
     session = db()
-    form = GatewayForm()
+    form = _credential_form(GatewayForm)
     # Only the hospitals the actor may see: a hospital's admin registers for their own hospital.
     form.hospital_id.choices = [("", _("Choose a hospital"))] + hospital_options(
         session, scope_of(session, g.web_actor))
@@ -99,7 +104,7 @@ def _gateway(key: str):  # noqa: ANN202
 @login_required(Permission.GATEWAYS_MANAGE)
 def gateways_rotate(key: str):
     gateway = _gateway(key)
-    form = CredentialForm()
+    form = _credential_form(CredentialForm)
     if not form.validate_on_submit():
         return render_template("admin/gateway_rotate.html", form=form, gateway=gateway), \
             400 if request.method == "POST" else 200

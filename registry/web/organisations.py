@@ -28,17 +28,18 @@ _EIGHT = _l("8 digits; leave empty if the organisation has none.")
 
 class OrganisationForm(FlaskForm):
     kind = SelectField(_l("Kind"), validate_choice=False)
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Fill in this field.")), Length(max=200)])
-    ura = StringField(_l("URA"), validators=[Length(max=8)], description=_l(
+    # The service validates (one rule for the UI and the API): no field validators here, so that
+    # every error shows at once.
+    name = StringField(_l("Name"))
+    ura = StringField(_l("URA"), description=_l(
         "The UZI-register subscriber number: 8 digits. Hospitals need one to register gateways."))
-    agb = StringField(_l("AGB code"), validators=[Length(max=8)], description=_EIGHT)
-    kvk = StringField(_l("KvK number"), validators=[Length(max=8)], description=_EIGHT)
-    country = StringField(_l("Country"), default="NL", validators=[Length(max=2)],
-                          description=_l("Two letters (ISO 3166), such as NL or DE."))
+    agb = StringField(_l("AGB code"), description=_EIGHT)
+    kvk = StringField(_l("KvK number"), description=_EIGHT)
+    country = StringField(_l("Country"), default="NL", description=_l("Two letters (ISO 3166), such as NL or DE."))
 
 
 class StatusForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[InputRequired(_l("Say why.")), Length(max=500)],
+    reason = TextAreaField(_l("Reason"), validators=[InputRequired(_l("Say why.")), Length(max=500, message=_l("This is too long."))],
                            description=_l("Recorded in the history and the audit trail."))
 
 

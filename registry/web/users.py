@@ -8,7 +8,6 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, widgets
-from wtforms.validators import InputRequired, Length
 
 from registry.db.organisations import Organisation
 from registry.edge import db, registry
@@ -28,16 +27,15 @@ NATIONAL = ""  # the organisation choice that means none: national staff
 
 
 class UserForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Fill in this field.")),
-                                                         Length(max=254)])
-    name = StringField(_l("Name"), validators=[Length(max=200)])
+    # The service validates (one rule for the UI and the API): every error shows at once.
+    email = EmailField(_l("E-mail address"))
+    name = StringField(_l("Name"))
     organisation_id = SelectField(_l("Organisation"), validate_choice=False, description=_l(
         "A person of a hospital or a vendor sees only what concerns their own organisation."))
     roles = SelectMultipleField(_l("Roles"), validate_choice=False, option_widget=widgets.CheckboxInput(),
                                 widget=widgets.ListWidget(prefix_label=False),
                                 description=_l("What the person may do; at least one."))
-    locale = SelectField(_l("Language"), choices=[("nl", "Nederlands"), ("en", "English")], default="nl",
-                         validate_choice=False)
+    locale = SelectField(_l("Language"), default="nl", validate_choice=False)
 
 
 def _choices(form: UserForm) -> None:
@@ -47,6 +45,7 @@ def _choices(form: UserForm) -> None:
     national = [(NATIONAL, _("None: national staff"))] if scope.national else []
     form.organisation_id.choices = national + [(str(o.id), f"{o.name} ({label('kind', o.kind)})") for o in orgs]
     form.roles.choices = [(r, label("role", r)) for r in ROLES]
+    form.locale.choices = [("nl", "Nederlands"), ("en", "English")]  # each language in its own words
 
 
 def _organisation_id(form: UserForm) -> int | None:

@@ -101,6 +101,7 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
                                   {"json": {"email": f"new.{uuid.uuid4().hex[:6]}@matrix.test", "roles": ["viewer"]}}),
     "api.user_update": lambda c: ("PATCH", f"/api/v1/users/{c.user.id}", {"json": {"name": "Matrix"}}),
     "api.user_reset_password": lambda c: ("POST", f"/api/v1/users/{c.user.id}/reset-password", {}),
+    "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
 }
 
 

@@ -4,7 +4,7 @@ shown once to the admin, in the POST's own response, to pass on."""
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, widgets
@@ -123,8 +123,11 @@ class ConfirmForm(FlaskForm):
 def users_active(key: str):
     user = _user(key)
     form = ConfirmForm()
+    wanted = request.form.get("active")
+    if wanted not in ("0", "1"):
+        abort(400)  # the page's buttons always say which
     if form.validate_on_submit():
-        active = request.form.get("active") == "1"
+        active = wanted == "1"
         session = db()
         try:
             service.set_user_active(session, actor=g.web_actor, clock=registry().clock, user_id=user.id,

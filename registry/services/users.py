@@ -90,32 +90,28 @@ def get_user(session: Session, *, actor: Actor, user_id: int) -> User:
     return user
 
 
-def _is_national_admin(session: Session, user: User) -> bool:
-    """An active administrator of no organisation (or of the consortium): someone who can
-    still manage everyone."""
-    if not user.active or "admin" not in user.roles:
+def _national_admin(session: Session, *, active: bool, roles: list[str], organisation_id: int | None) -> bool:
+    """An active administrator of no organisation (or of the consortium): someone who can still
+    manage everyone."""
+    if not active or "admin" not in roles:
         return False
-    if user.organisation_id is None:
+    if organisation_id is None:
         return True
-    org = session.get(Organisation, user.organisation_id)
+    org = session.get(Organisation, organisation_id)
     return org is None or org.kind == "consortium"
 
 
 def _guard_last_admin(session: Session, user: User, *, after: dict) -> None:
     """Refuse a change that would leave the registry without an active national administrator:
     nobody could then manage users (or undo the change) but through the database."""
-    if not _is_national_admin(session, user):
+    now = {"active": user.active, "roles": user.roles, "organisation_id": user.organisation_id}
+    if not _national_admin(session, **now) or _national_admin(session, **{**now, **after}):
         return
-    probe = User(active=after.get("active", user.active), roles=after.get("roles", user.roles),
-                 organisation_id=after.get("organisation_id", user.organisation_id))
-    if _is_national_admin(session, probe):
-        return
-    others = [u for u in session.scalars(select(User).where(User.active, User.id != user.id))
-              if _is_national_admin(session, u)]
-    if not others:
-        raise ValidationFailed("last administrator", {"roles" if "roles" in after else
-                                                      "organisation_id" if "organisation_id" in after
-                                                      else "active": LAST_ADMIN})
+    others = session.scalars(select(User).where(User.active, User.id != user.id))
+    if not any(_national_admin(session, active=u.active, roles=u.roles, organisation_id=u.organisation_id)
+               for u in others):
+        field = next(k for k in ("roles", "organisation_id", "active") if k in after)
+        raise ValidationFailed("last administrator", {field: LAST_ADMIN})
 
 
 LAST_ADMIN = "is the last active administrator: make someone else an administrator first"

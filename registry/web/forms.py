@@ -6,7 +6,11 @@ translates the messages it knows and shows any other as the service wrote it."""
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask_wtf import FlaskForm
+
+from registry.edge import db
 
 from registry.services.errors import ValidationFailed
 from registry.services.users import LAST_ADMIN
@@ -58,3 +62,18 @@ def apply_errors(form: FlaskForm, exc: ValidationFailed, aliases: dict[str, str]
         field = form[name]
         field.errors = [*field.errors, translated(message)]
 
+
+
+def submit(form: FlaskForm, call: Callable[[], Any], aliases: dict[str, str] | None = None,
+           fallback: str | None = None) -> tuple[bool, Any]:
+    """Run one service call for a valid form: commit and ``(True, result)``, or, when the service
+    refuses the input, roll back, put its errors on the form and ``(False, None)``."""
+    session = db()
+    try:
+        result = call()
+    except ValidationFailed as exc:
+        session.rollback()
+        apply_errors(form, exc, aliases, fallback)
+        return False, None
+    session.commit()
+    return True, result

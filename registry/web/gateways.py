@@ -18,7 +18,7 @@ from registry.scope import scope_of
 from registry.services import gateways as service
 from registry.services.errors import ValidationFailed
 from registry.web import blueprint
-from registry.web.forms import apply_errors
+from registry.web.forms import submit
 from registry.web.i18n import _, _l
 from registry.web.organisations import status_page
 from registry.web.views import login_required
@@ -81,15 +81,13 @@ def gateway_create():
     if not form.validate_on_submit():
         return render_template("admin/gateway_form.html", form=form), 400 if request.method == "POST" else 200
     raw = form.hospital_id.data or ""
-    try:
-        gateway, secret = service.register_gateway(
-            session, actor=g.web_actor, clock=registry().clock, name=form.name.data,
-            hospital_id=int(raw) if raw.isdigit() and len(raw) < 12 else -1, public_jwk=_public_jwk(form))
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc, aliases={"hospital": "hospital_id", "jwk": "public_jwk"})
+    ok, created = submit(form, lambda: service.register_gateway(
+        session, actor=g.web_actor, clock=registry().clock, name=form.name.data,
+        hospital_id=int(raw) if raw.isdigit() and len(raw) < 12 else -1, public_jwk=_public_jwk(form)),
+        aliases={"hospital": "hospital_id", "jwk": "public_jwk"})
+    if not ok:
         return render_template("admin/gateway_form.html", form=form), 400
-    session.commit()
+    gateway, secret = created
     if secret is None:
         flash(_("The gateway %(name)s is registered with its public key.", name=gateway.name), "success")
         return redirect(url_for("web.gateways_detail", key=gateway.id))
@@ -108,15 +106,12 @@ def gateways_rotate(key: str):
     if not form.validate_on_submit():
         return render_template("admin/gateway_rotate.html", form=form, gateway=gateway), \
             400 if request.method == "POST" else 200
-    session = db()
-    try:
-        gateway, secret = service.rotate_credential(session, actor=g.web_actor, clock=registry().clock,
-                                                    client_id=gateway.client_id, public_jwk=_public_jwk(form))
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc, aliases={"jwk": "public_jwk"}, fallback="method")
+    ok, rotated = submit(form, lambda: service.rotate_credential(
+        db(), actor=g.web_actor, clock=registry().clock, client_id=gateway.client_id,
+        public_jwk=_public_jwk(form)), aliases={"jwk": "public_jwk"}, fallback="method")
+    if not ok:
         return render_template("admin/gateway_rotate.html", form=form, gateway=gateway), 400
-    session.commit()
+    gateway, secret = rotated
     if secret is None:
         flash(_("The gateway %(name)s now uses the new public key; the old credential no longer works.",
                 name=gateway.name), "success")

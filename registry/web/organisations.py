@@ -14,9 +14,8 @@ from registry.db.organisations import OrganisationKind, OrganisationStatus
 from registry.edge import db, registry
 from registry.permissions import Permission
 from registry.services import organisations as service
-from registry.services.errors import ValidationFailed
 from registry.web import blueprint
-from registry.web.forms import apply_errors
+from registry.web.forms import submit
 from registry.web.i18n import _, _l
 from registry.web.views import login_required
 from registry.workspace import OBJECT_TYPES
@@ -59,16 +58,11 @@ def organisation_create():
     form.kind.choices = [(k.value, label("kind", k.value)) for k in OrganisationKind]
     if not form.validate_on_submit():
         return _form_page(form, status=400 if request.method == "POST" else 200)
-    session = db()
-    try:
-        org = service.create_organisation(session, actor=g.web_actor, clock=registry().clock,
-                                          kind=form.kind.data, name=form.name.data, ura=form.ura.data,
-                                          agb=form.agb.data, kvk=form.kvk.data, country=form.country.data)
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc)
+    ok, org = submit(form, lambda: service.create_organisation(
+        db(), actor=g.web_actor, clock=registry().clock, kind=form.kind.data, name=form.name.data,
+        ura=form.ura.data, agb=form.agb.data, kvk=form.kvk.data, country=form.country.data))
+    if not ok:
         return _form_page(form, status=400)
-    session.commit()
     flash(_("%(name)s is registered.", name=org.name), "success")
     return redirect(url_for("web.organisations_detail", key=org.id))
 
@@ -81,15 +75,11 @@ def organisations_edit(key: str):
     del form.kind  # the kind of an organisation does not change; register a new one
     if not form.validate_on_submit():
         return _form_page(form, org, status=400 if request.method == "POST" else 200)
-    session = db()
-    try:
-        service.update_organisation(session, actor=g.web_actor, clock=registry().clock, organisation_id=org.id,
-                                    changes={k: form[k].data for k in service.EDITABLE})
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc)
+    ok, _row = submit(form, lambda: service.update_organisation(
+        db(), actor=g.web_actor, clock=registry().clock, organisation_id=org.id,
+        changes={k: form[k].data for k in service.EDITABLE}))
+    if not ok:
         return _form_page(form, org, status=400)
-    session.commit()
     flash(_("The changes to %(name)s are saved.", name=org.name), "success")
     return redirect(url_for("web.organisations_detail", key=org.id))
 
@@ -124,14 +114,9 @@ def status_page(type_key: str, row, moves: tuple[str, ...], change):  # noqa: AN
     if to is None or not form.validate_on_submit():
         failed = request.method == "POST"
         return render_template("admin/status_form.html", **page), 400 if failed else 200
-    session = db()
-    try:
-        change(to, form.reason.data.strip())
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc, fallback="reason")
+    ok, _row = submit(form, lambda: change(to, form.reason.data.strip()), fallback="reason")
+    if not ok:
         return render_template("admin/status_form.html", **page), 400
-    session.commit()
     flash(_("%(name)s is now %(status)s.", name=title, status=label("status", to)), "success")
     return redirect(url_for(f"web.{type_key}_detail", key=OBJECT_TYPES[type_key].url_key(row)))
 

@@ -16,7 +16,7 @@ from registry.scope import restrict, scope_of
 from registry.services import users as service
 from registry.services.errors import ValidationFailed
 from registry.web import blueprint
-from registry.web.forms import apply_errors, translated
+from registry.web.forms import submit, translated
 from registry.web.i18n import _, _l
 from registry.web.views import login_required
 from registry.workspace import OBJECT_TYPES
@@ -75,17 +75,13 @@ def user_create():
         form.roles.data = ["viewer"]
     if not form.validate_on_submit():
         return _form_page(form, status=400 if request.method == "POST" else 200)
-    session = db()
-    try:
-        user, password = service.create_user(
-            session, actor=g.web_actor, clock=registry().clock, email=form.email.data or "",
-            name=form.name.data or "", roles=form.roles.data or [], organisation_id=_organisation_id(form),
-            locale=form.locale.data)
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc)
+    ok, created = submit(form, lambda: service.create_user(
+        db(), actor=g.web_actor, clock=registry().clock, email=form.email.data or "",
+        name=form.name.data or "", roles=form.roles.data or [], organisation_id=_organisation_id(form),
+        locale=form.locale.data))
+    if not ok:
         return _form_page(form, status=400)
-    session.commit()
+    user, password = created
     return _password_page(user, password, _("%(email)s can now log in", email=user.email))
 
 
@@ -100,16 +96,12 @@ def users_edit(key: str):
         form.organisation_id.data = str(user.organisation_id) if user.organisation_id else NATIONAL
     if not form.validate_on_submit():
         return _form_page(form, user, status=400 if request.method == "POST" else 200)
-    session = db()
-    try:
-        service.update_user(session, actor=g.web_actor, clock=registry().clock, user_id=user.id, changes={
+    ok, _row = submit(form, lambda: service.update_user(
+        db(), actor=g.web_actor, clock=registry().clock, user_id=user.id, changes={
             "name": form.name.data or "", "roles": form.roles.data or [],
-            "organisation_id": _organisation_id(form), "locale": form.locale.data})
-    except ValidationFailed as exc:
-        session.rollback()
-        apply_errors(form, exc)
+            "organisation_id": _organisation_id(form), "locale": form.locale.data}))
+    if not ok:
         return _form_page(form, user, status=400)
-    session.commit()
     flash(_("The changes to %(email)s are saved.", email=user.email), "success")
     return redirect(url_for("web.users_detail", key=user.id))
 

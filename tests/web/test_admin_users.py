@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash
 from registry.db.users import User
 from tests.web.admin_helpers import (HOSPITAL_ADMIN, HOSPITAL_ADMIN_PASSWORD, assert_field_error, changes,
                                      hospital, hospital_admin, post_form)
+from tests.factories import SYSTEM
 from tests.web.helpers import csrf_token, login
 
 ADMIN = "admin@demo.aifi.nl"
@@ -153,3 +154,32 @@ def test_a_hospital_admin_manages_only_their_own_people(client, session, clock):
     assert "You can only manage people of your own organisation." in response.get_data(as_text=True)
     response, user = _create(client, session, email="collega@oost.test", organisation_id=str(oost.id))
     assert response.status_code == 200 and user.organisation_id == oost.id
+
+
+def test_a_change_of_roles_a_disable_and_a_password_reset_end_the_persons_sessions(app, client, session, clock):
+    from registry.services import api_tokens
+
+    login(client, ADMIN)
+    response, user = _create(client, session)
+    password = _password(response.get_data(as_text=True))
+
+    def logged_in_elsewhere():  # noqa: ANN202
+        other = app.test_client()
+        login(other, user.email, password)
+        assert other.get("/tokens").status_code == 200
+        return other
+
+    for action in (lambda: post_form(client, f"/users/{user.id}/edit", {
+                       "name": "x", "roles": ["viewer"], "organisation_id": "", "locale": "nl"}),
+                   lambda: post_form(client, f"/users/{user.id}/active", {"active": "0"}, page=f"/users/{user.id}")):
+        other = logged_in_elsewhere()
+        token = api_tokens.create_personal_token(session, actor=SYSTEM, clock=clock, user_id=user.id,
+                                                 name="script").token
+        session.commit()
+        assert action().status_code == 302
+        assert other.get("/tokens").status_code == 302  # back to the login page
+        assert client.get("/api/v1/organisations", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        post_form(client, f"/users/{user.id}/active", {"active": "1"}, page=f"/users/{user.id}")
+    other = logged_in_elsewhere()
+    reset = post_form(client, f"/users/{user.id}/password", {}, page=f"/users/{user.id}")
+    assert reset.status_code == 200 and other.get("/tokens").status_code == 302

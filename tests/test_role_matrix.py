@@ -90,6 +90,17 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
     "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
     "api.matrix": lambda c: ("GET", "/api/v1/matrix?on=2026-06-01", {}),
+    "api.organisation_create": lambda c: ("POST", "/api/v1/organisations",
+                                          {"json": {"kind": "vendor", "name": f"Matrix {uuid.uuid4().hex[:6]}"}}),
+    "api.organisation_update": lambda c: ("PATCH", f"/api/v1/organisations/{c.world.hospital.id}", {"json": {}}),
+    "api.organisation_suspend": lambda c: ("POST", f"/api/v1/organisations/{c.world.vendor.id}/suspend",
+                                           {"json": {"reason": "matrix"}}),
+    "api.organisation_reactivate": lambda c: ("POST", f"/api/v1/organisations/{c.world.vendor.id}/reactivate",
+                                              {"json": {"reason": "matrix"}}),
+    "api.user_create": lambda c: ("POST", "/api/v1/users",
+                                  {"json": {"email": f"new.{uuid.uuid4().hex[:6]}@matrix.test", "roles": ["viewer"]}}),
+    "api.user_update": lambda c: ("PATCH", f"/api/v1/users/{c.user.id}", {"json": {"name": "Matrix"}}),
+    "api.user_reset_password": lambda c: ("POST", f"/api/v1/users/{c.user.id}/reset-password", {}),
     "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
 }
 

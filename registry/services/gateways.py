@@ -15,7 +15,9 @@ from registry.clock import Clock
 from registry.db.oauth import AccessToken
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
 from registry.permissions import Permission
+from registry.scope import can_see, scope_of
 from registry.services._rows import create_row, update_row
+from registry.services._scope import require_visible
 from registry.services.errors import NotFound, ValidationFailed
 
 
@@ -68,10 +70,17 @@ def register_gateway(session: Session, *, actor: Actor, clock: Clock, name: str,
         hospital = session.scalar(select(Organisation).where(Organisation.ura == hospital_ura))
     else:
         hospital = session.get(Organisation, hospital_id) if hospital_id is not None else None
-    if hospital is None or hospital.kind != "hospital":
+    # A hospital outside the actor's scope is answered as no hospital at all.
+    if (hospital is None or hospital.kind != "hospital"
+            or not can_see(session, scope_of(session, actor), Organisation, hospital)):
         raise ValidationFailed("invalid gateway", {"hospital": "must be a hospital"})
     if hospital.status != "active":
         raise ValidationFailed("invalid gateway", {"hospital": f"hospital is {hospital.status}"})
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValidationFailed("invalid gateway", {"name": "is required (at most 120 characters)"})
+    if session.scalar(select(Gateway.id).where(Gateway.hospital_id == hospital.id, Gateway.name == name)):
+        raise ValidationFailed("invalid gateway", {"name": "the hospital already has a gateway of this name"})
     gateway = Gateway(hospital_id=hospital.id, name=name,
                       client_id=client_id or "gw_" + secrets.token_hex(8))
     create_row(session, actor=actor, clock=clock, permission=Permission.GATEWAYS_MANAGE, row=gateway)
@@ -79,10 +88,13 @@ def register_gateway(session: Session, *, actor: Actor, clock: Clock, name: str,
     return gateway, secret
 
 
-def get_gateway_by_client_id(session: Session, client_id: str) -> Gateway:
+def get_gateway_by_client_id(session: Session, client_id: str, actor: Actor | None = None) -> Gateway:
+    """The gateway, if it exists (and, given an actor, lies within the actor's scope)."""
     gateway = session.scalar(select(Gateway).where(Gateway.client_id == client_id))
     if gateway is None:
         raise NotFound(f"no gateway {client_id}")
+    if actor is not None:
+        require_visible(session, actor, Gateway, gateway, "gateway")
     return gateway
 
 
@@ -90,7 +102,7 @@ def set_gateway_status(session: Session, *, actor: Actor, clock: Clock, client_i
                        status: str, reason: str = "") -> Gateway:
     """Suspend, reactivate or revoke. Suspension and revocation end live tokens at once."""
     actor.require(Permission.GATEWAYS_MANAGE)  # first: an unauthorised caller learns nothing
-    gateway = get_gateway_by_client_id(session, client_id)
+    gateway = get_gateway_by_client_id(session, client_id, actor)
     if status not in ("active", "suspended", "revoked"):
         raise ValidationFailed("invalid status", {"status": "active, suspended or revoked"})
     if gateway.status == "revoked":
@@ -123,7 +135,7 @@ def rotate_credential(session: Session, *, actor: Actor, clock: Clock, client_id
     once. The old credential is revoked in the same transaction, so there is no moment with two,
     and so are the tokens issued against it: whoever held the old credential keeps nothing."""
     actor.require(Permission.GATEWAYS_MANAGE)
-    gateway = get_gateway_by_client_id(session, client_id)
+    gateway = get_gateway_by_client_id(session, client_id, actor)
     if gateway.status == "revoked":
         raise ValidationFailed("a revoked gateway gets no new credentials; register a new one")
     secret = add_credential(session, actor=actor, clock=clock, gateway=gateway, public_jwk=public_jwk)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,32 +17,93 @@ from registry.domain.identifiers import validate_eight_digits
 from registry.domain.terms import term_date
 from registry.permissions import Permission
 from registry.services._rows import create_row, update_row
+from registry.services._scope import require_national, require_visible
 from registry.services.errors import NotFound, ValidationFailed
+
+
+# The fields a staff member may edit; kind and status have their own paths (status: below).
+EDITABLE = ("name", "ura", "agb", "kvk", "country")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _validated(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The editable fields cleaned (identifiers 8 digits or none, country ISO 3166 alpha-2), and
+    the errors per field."""
+    clean: dict[str, Any] = {}
+    fields: dict[str, str] = {}
+    for key, value in values.items():
+        if key == "name":
+            if not value or not value.strip():
+                fields["name"] = "is required"
+            elif len(value.strip()) > 200:
+                fields["name"] = "at most 200 characters"
+            else:
+                clean["name"] = value.strip()
+        elif key in ("ura", "agb", "kvk"):
+            try:
+                clean[key] = validate_eight_digits(value, key.upper())
+            except ValueError as exc:
+                fields[key] = str(exc)
+        elif key == "country":
+            country = (value or "").strip().upper()
+            if not _COUNTRY.match(country):
+                fields["country"] = "must be a two-letter country code (ISO 3166), such as NL"
+            else:
+                clean["country"] = country
+        else:
+            fields[key] = "cannot be changed here"
+    return clean, fields
+
+
+def _taken(session: Session, clean: dict[str, Any], own_id: int | None = None) -> dict[str, str]:
+    """Name and identifiers are unique: say which field clashes (the constraint is the backstop)."""
+    fields = {}
+    for key in ("name", "ura", "agb", "kvk"):
+        value = clean.get(key)
+        if value is None:
+            continue
+        other = session.scalar(select(Organisation.id).where(getattr(Organisation, key) == value))
+        if other is not None and other != own_id:
+            fields[key] = "is already registered for another organisation"
+    return fields
 
 
 def create_organisation(session: Session, *, actor: Actor, clock: Clock, kind: str, name: str,
                         ura: str | None = None, agb: str | None = None, kvk: str | None = None,
                         country: str = "NL", illustrative: bool = False) -> Organisation:
+    """Register an organisation. Only national staff do: it is nobody's own organisation yet."""
     actor.require(Permission.ORGANISATIONS_WRITE)  # first: an unauthorised caller learns nothing
-    fields: dict[str, str] = {}
+    require_national(session, actor, Permission.ORGANISATIONS_WRITE)
+    clean, fields = _validated({"name": name, "ura": ura, "agb": agb, "kvk": kvk, "country": country})
     try:
         kind = OrganisationKind(kind)
     except ValueError:
         fields["kind"] = f"must be one of {', '.join(k.value for k in OrganisationKind)}"
-    ids = {}
-    for label, value in (("ura", ura), ("agb", agb), ("kvk", kvk)):
-        try:
-            ids[label] = validate_eight_digits(value, label.upper())
-        except ValueError as exc:
-            fields[label] = str(exc)
-    if not name or not name.strip():
-        fields["name"] = "is required"
+    fields = {**_taken(session, clean), **fields}
     if fields:
         raise ValidationFailed("invalid organisation", fields)
-    org = Organisation(kind=kind, name=name.strip(), country=country, illustrative=illustrative,
-                       status=OrganisationStatus.ACTIVE, status_since=term_date(clock.now()), **ids)
+    org = Organisation(kind=kind, illustrative=illustrative, status=OrganisationStatus.ACTIVE,
+                       status_since=term_date(clock.now()), **clean)
     return create_row(session, actor=actor, clock=clock, permission=Permission.ORGANISATIONS_WRITE,
                       row=org)
+
+
+def update_organisation(session: Session, *, actor: Actor, clock: Clock, organisation_id: int,
+                        changes: dict[str, Any]) -> Organisation:
+    """Change the fields named in ``changes`` (of :data:`EDITABLE`), nothing else. A hospital's or
+    vendor's own staff may edit only their own organisation."""
+    actor.require(Permission.ORGANISATIONS_WRITE)  # first: an unauthorised caller learns nothing
+    org = get_organisation(session, organisation_id)
+    require_visible(session, actor, Organisation, org, "organisation")
+    clean, fields = _validated(changes)
+    fields = {**_taken(session, clean, org.id), **fields}
+    if fields:
+        raise ValidationFailed("invalid organisation", fields)
+    changed = {k: v for k, v in clean.items() if getattr(org, k) != v}
+    if not changed:
+        return org  # nothing to record
+    return update_row(session, actor=actor, clock=clock, permission=Permission.ORGANISATIONS_WRITE,
+                      row=org, changes=changed)
 
 
 def get_organisation(session: Session, organisation_id: int) -> Organisation:
@@ -70,6 +133,7 @@ def set_organisation_status(session: Session, *, actor: Actor, clock: Clock, org
     their live tokens, so nothing of it can route from the next request on."""
     actor.require(Permission.ORGANISATIONS_WRITE)  # first: an unauthorised caller learns nothing
     org = get_organisation(session, organisation_id)
+    require_visible(session, actor, Organisation, org, "organisation")
     try:
         status = OrganisationStatus(status)
     except ValueError as exc:

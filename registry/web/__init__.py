@@ -12,3 +12,6 @@ from registry.web import audit  # noqa: E402,F401
 from registry.web import objects  # noqa: E402,F401
 from registry.web import tokens  # noqa: E402,F401
 from registry.web import sso  # noqa: E402,F401
+from registry.web import organisations  # noqa: E402,F401
+from registry.web import gateways  # noqa: E402,F401
+from registry.web import users  # noqa: E402,F401

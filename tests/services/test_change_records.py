@@ -102,6 +102,12 @@ def _calls(w, clock):
                 recorded_on=date(2026, 1, 1))[0].id, last_day=date(2026, 6, 1)),
         "users.create_user": lambda s: users.create_user(
             s, **kw, email="new@example.org", roles=["viewer"], password="long enough pw"),
+        "users.update_user": lambda s: users.update_user(
+            s, **kw, user_id=user(s).id, changes={"roles": ["auditor"], "name": "Renamed"}),
+        "users.set_user_active": lambda s: users.set_user_active(s, **kw, user_id=user(s).id, active=False),
+        "users.reset_password": lambda s: users.reset_password(s, **kw, user_id=user(s).id),
+        "organisations.update_organisation": lambda s: organisations.update_organisation(
+            s, **kw, organisation_id=w.vendor.id, changes={"name": "Renamed Vendor", "kvk": "12345678"}),
         "identity_providers.register_identity_provider": _register_idp,
         "identity_providers.update_identity_provider": lambda s: identity_providers.update_identity_provider(
             s, **kw, secret_key="k" * 40, provider_id=_register_idp(s).id,

@@ -90,6 +90,20 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
     "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
     "api.matrix": lambda c: ("GET", "/api/v1/matrix?on=2026-06-01", {}),
+    "api.tool_create": lambda c: ("POST", "/api/v1/tools",
+                                  {"json": {"slug": f"matrix-{uuid.uuid4().hex[:8]}", "name": "Matrix tool",
+                                            "vendor_id": c.world.vendor.id}}),
+    "api.tool_update": lambda c: ("PATCH", f"/api/v1/tools/{c.world.tool.slug}",
+                                  {"json": {"description": "matrix"}}),
+    "api.tool_version_create": lambda c: ("POST", f"/api/v1/tools/{c.world.tool.slug}/versions",
+                                          {"json": {"version": "9.0", "intended_use": {"modalities": ["CT"]}}}),
+    "api.tool_version_update": lambda c: ("PATCH", f"/api/v1/tools/{c.world.tool.slug}/versions/1.0",
+                                          {"json": {"notified_body": "matrix"}}),
+    "api.tool_version_suspend": lambda c: ("POST", f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/suspend",
+                                           {"json": {"reason": "matrix"}}),
+    "api.tool_version_reinstate": lambda c: ("POST",
+                                             f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/reinstate",
+                                             {"json": {"reason": "matrix"}}),
 }
 
 

@@ -185,17 +185,21 @@ def tool_version_update(key: str, version: str):
     return _version_answer(tv)
 
 
+def _set_status(key: str, version: str, change):  # noqa: ANN001, ANN202
+    body = parse_body(ReasonIn)
+    session = db()
+    tv = change(session, actor=current_actor(), clock=registry().clock,
+                tool_version_id=_version(key, version).id, reason=body.reason)
+    session.commit()
+    return _version_answer(tv)
+
+
 @blueprint.post("/tools/<key>/versions/<version>/suspend")
 @document("Suspend a tool version (EU AI Act Art. 26(5)); effective on the next decision", _TAG,
           body=ReasonIn, response=ToolVersionOut, statuses={409: "Conflict"})
 @requires(Permission.TOOLS_WRITE)
 def tool_version_suspend(key: str, version: str):
-    body = parse_body(ReasonIn)
-    session = db()
-    tv = service.suspend_tool_version(session, actor=current_actor(), clock=registry().clock,
-                                      tool_version_id=_version(key, version).id, reason=body.reason)
-    session.commit()
-    return _version_answer(tv)
+    return _set_status(key, version, service.suspend_tool_version)
 
 
 @blueprint.post("/tools/<key>/versions/<version>/reinstate")
@@ -203,9 +207,4 @@ def tool_version_suspend(key: str, version: str):
           body=ReasonIn, response=ToolVersionOut, statuses={409: "Conflict"})
 @requires(Permission.TOOLS_WRITE)
 def tool_version_reinstate(key: str, version: str):
-    body = parse_body(ReasonIn)
-    session = db()
-    tv = service.reinstate_tool_version(session, actor=current_actor(), clock=registry().clock,
-                                        tool_version_id=_version(key, version).id, reason=body.reason)
-    session.commit()
-    return _version_answer(tv)
+    return _set_status(key, version, service.reinstate_tool_version)

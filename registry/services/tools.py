@@ -69,7 +69,7 @@ def create_tool(session: Session, *, actor: Actor, clock: Clock, slug: str, name
                 vendor_id: int, operator_id: int | None, description: str = "") -> Tool:
     actor.require(Permission.TOOLS_WRITE)  # first: an unauthorised caller learns nothing
     fields: dict[str, str] = {}
-    if not SLUG.match(slug or ""):
+    if not SLUG.match(slug or "") or slug == "new":  # /tools/new is the page that creates one
         fields["slug"] = "lower-case letters, digits and hyphens, at most 64"
     elif session.scalar(select(Tool.id).where(Tool.slug == slug)) is not None:
         fields["slug"] = "another tool has this identifier"

@@ -29,6 +29,7 @@ from registry.web import blueprint
 from registry.web.i18n import _, _l
 from registry.web.views import login_required
 from registry.workspace.base import get_row
+from registry.workspace.labels import ENUMS
 from registry.workspace.types.tools import TOOLS, certificate_state, describe_intended_use, versions_of
 
 # DICOM Modality codes (PS3.3 C.7.3.1.1.1) a radiology AI tool may be certified for.
@@ -73,7 +74,7 @@ class ToolEditForm(ToolForm):
 class VersionEditForm(FlaskForm):
     released_on = DateField(_l("Released on"), validators=[Optional()])
     mdr_class = SelectField(_l("MDR class"), choices=_choices([("", _l("not recorded"))] + [
-        (c, c) for c in service.MDR_CLASSES]), validators=[Optional()])
+        (c, ENUMS["mdr_class"][c]) for c in service.MDR_CLASSES]), validators=[Optional()])
     certificate_number = StringField(_l("CE certificate number"), validators=[Optional(), Length(max=120)])
     notified_body = StringField(_l("Notified body"), validators=[Optional(), Length(max=120)],
                                 description=_l("Name and number, for example BSI (2797)."))
@@ -93,8 +94,8 @@ class VersionEditForm(FlaskForm):
     male_max = DecimalField(_l("Boys/men up to and including age (years)"), places=None, validators=_AGE)
     female_min = DecimalField(_l("Girls/women from age (years)"), places=None, validators=_AGE)
     female_max = DecimalField(_l("Girls/women up to and including age (years)"), places=None, validators=_AGE)
-    contrast = RadioField(_l("Contrast agent"), default="either", choices=_choices([
-        ("either", _l("with or without")), ("required", _l("required")), ("forbidden", _l("not allowed"))]))
+    contrast = RadioField(_l("Contrast agent"), default="either", choices=_choices(
+        [(value, ENUMS["contrast"][value]) for value in ("either", "required", "forbidden")]))
     requires = _checkboxes(_l("The gateway must send"), [(a, ATTRIBUTE_LABELS[a]) for a in ATTRIBUTES],
                            _l("A study without these attributes is outside the intended use."))
     sop_class_uids = TextAreaField(_l("DICOM SOP classes"), validators=[Optional(), Length(max=4000)],
@@ -178,10 +179,30 @@ _USE_FIELDS = (("modalit", "modalities"), ("age", "age_rule"), ("contrast", "con
                ("requires", "requires"))
 
 
+# The services' field errors (English, as the API returns them) in the user's language.
+SERVICE_MESSAGES = {
+    "is required": _l("Fill in this field."),
+    "lower-case letters, digits and hyphens, at most 64": _l("Use lower-case letters, digits and hyphens "
+                                                             "(at most 64)."),
+    "another tool has this identifier": _l("Another tool has this identifier."),
+    "must be an organisation of kind vendor": _l("Choose a vendor."),
+    "must be an organisation of kind platform_operator": _l("Choose a platform operator."),
+    "letters, digits and . _ + -, at most 64": _l("Use letters, digits and . _ + - (at most 64)."),
+    "this tool already has this version": _l("This tool already has this version."),
+    "the version is suspended": _l("The version is already suspended."),
+    "the version is active": _l("The version is not suspended."),
+    "the version is withdrawn": _l("The version is withdrawn."),
+    "at most 120 characters": _l("At most 120 characters."),
+    "at most 500 characters": _l("At most 500 characters."),
+    "at most 2000 characters": _l("At most 2000 characters."),
+}
+
+
 def put_errors(form: FlaskForm, fields: dict[str, str]) -> None:
     """A service's field errors onto the form's fields (unknown ones onto the first field)."""
     first = next(f for f in form if f.name != "csrf_token")
     for key, message in fields.items():
+        message = str(SERVICE_MESSAGES.get(message, message))
         if key == "intended_use":
             key = next((name for word, name in _USE_FIELDS if word in message), "modalities")
         target = getattr(form, key, None) or first

@@ -101,10 +101,11 @@ def test_the_tool_form_shows_errors_next_to_fields_and_keeps_values(client, sess
     html = response.get_data(as_text=True)
     assert 'class="error-summary" role="alert"' in html and 'href="#slug"' in html
     assert "lower-case letters" in _field_error(html, "slug")
+    assert "Use lower-case letters" in html
     assert 'value="Kept name"' in html and 'value="Not A Slug"' in html
     taken = _post(client, "/tools/new", {"slug": "bonexpert", "name": "X", "vendor_id": world.vendor.id,
                                          "operator_id": 0})
-    assert taken.status_code == 400 and "another tool" in _field_error(taken.get_data(as_text=True), "slug")
+    assert taken.status_code == 400 and "Another tool" in _field_error(taken.get_data(as_text=True), "slug")
     empty = _post(client, "/tools/new", {"slug": "", "name": "", "vendor_id": world.vendor.id, "operator_id": 0})
     html = empty.get_data(as_text=True)
     assert empty.status_code == 400 and _field_error(html, "slug") and _field_error(html, "name")
@@ -166,7 +167,7 @@ def test_the_version_form_shows_errors_next_to_fields(client, session, world):
     html = _post(client, f"/tools/{world.tool.slug}/versions/new", data).get_data(as_text=True)
     assert "Fill in a minimum age" in _field_error(html, "female_min")
     duplicate = _post(client, f"/tools/{world.tool.slug}/versions/new", dict(VERSION_FORM, version="1.0"))
-    assert duplicate.status_code == 400 and "already has" in _field_error(duplicate.get_data(as_text=True), "version")
+    assert duplicate.status_code == 400 and "already has this version" in _field_error(duplicate.get_data(as_text=True), "version")
     assert _version(session, world.tool.id, "2.0") is None
 
 
@@ -235,7 +236,7 @@ def test_suspend_and_reinstate_in_the_ui_take_effect_on_the_next_decision(client
     page = client.get(f"/tools/{world.tool.slug}?lang=en").get_data(as_text=True)
     assert "Field safety notice FSN-2026-14" in page and "Reinstate" in page
     again = _post(client, path + "/suspend", {"reason": "twice"})
-    assert again.status_code == 400 and "suspended" in _field_error(again.get_data(as_text=True), "reason")
+    assert again.status_code == 400 and "already suspended" in _field_error(again.get_data(as_text=True), "reason")
 
     response = _post(client, path + "/reinstate", {"reason": "Update 1.0.1 fixes the fault"})
     assert response.status_code == 302

@@ -59,6 +59,15 @@ def _public(d: Decision, names) -> dict[str, Any]:  # noqa: ANN001
                        reasons=d.reasons, refs=d.refs, policy_version=d.policy_version).model_dump(mode="json")
 
 
+def _tool_link(d: Decision, names) -> tuple[str, str] | None:  # noqa: ANN001
+    from flask import url_for
+
+    for tool in names.tools.values():
+        if tool.slug == d.tool_slug:
+            return url_for("web.tools_detail", key=tool.slug), tool.name
+    return None
+
+
 def _tool_name(d: Decision, names) -> str:  # noqa: ANN001
     for tool in names.tools.values():
         if tool.slug == d.tool_slug:
@@ -99,4 +108,10 @@ DECISIONS = register(ObjectType(
     lookup=lambda key: Decision.id == key.lower(),
     public=DecisionOut, to_public=_public,
     history_refs=lambda d: [],
+    fields=lambda d, names: [
+        (_l("Outcome"), ("outcome", d.outcome), "badge"), (_l("Kind"), ("decision_kind", d.kind), "badge"),
+        (_l("Decided at"), d.decided_at, "moment"), (_l("Terms evaluated on"), d.evaluated_on, "day"),
+        (_l("Hospital"), d.hospital_id, "org"),
+        (_l("Tool"), _tool_link(d, names), "link"), (_l("Purpose"), d.purpose, "text"),
+    ],
 ))

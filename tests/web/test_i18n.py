@@ -66,6 +66,17 @@ def _identity_provider(session) -> int:  # noqa: ANN001
     return provider.id
 
 
+# Pages of one object that are not named after its type (web.tool_edit, web.tool_version_suspend, …).
+KEY_TYPES = {"web.tool": "tools"}
+
+
+def _sample_version(session, slug: str) -> str:  # noqa: ANN001
+    from registry.db.tools import Tool, ToolVersion
+
+    return session.scalar(select(ToolVersion.version).join(Tool, Tool.id == ToolVersion.tool_id)
+                          .where(Tool.slug == slug).order_by(ToolVersion.is_default.desc()).limit(1))
+
+
 # Pages that show something only with a query.
 SAMPLE_QUERIES = {"web.matrix_explain": "?hospital=99000102&tool=bonexpert&on=2026-06-01",
                   "web.search": "?q=Oost"}
@@ -82,8 +93,10 @@ def web_pages(app, session) -> list[str]:  # noqa: ANN001
             continue
         path = rule.rule
         if "<key>" in path:
-            type_key = rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]
+            type_key = KEY_TYPES.get(rule.endpoint.split("_", 1)[0]) or rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]
             path = path.replace("<key>", _sample_key(session, type_key))
+        if "<version>" in path:
+            path = path.replace("<version>", _sample_version(session, path.split("/")[2]))
         if rule.endpoint == "web.audit_history":
             path = "/audit/object/organisations/1"
         elif rule.endpoint == "web.sso_provider_edit":

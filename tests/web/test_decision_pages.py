@@ -48,8 +48,10 @@ def test_the_explanation_of_a_deny(app, client, session, clock, world):
     assert "DX" in study and "HAND" in study and "9.5" in study and "male" in study and "not given" in study
     assert f"{world.gateway.name} ({world.hospital.name})" in study
     assert "Quota at the time" in text and "remaining before this decision" in text
-    # An auditor (audit:read) sees the pseudonym.
+    # An auditor (audit:read) sees the pseudonym and the decision's audit entry.
     assert re.search(rf'id="pseudonym">\s*{PSEUDONYM}\s*<', html)
+    assert 'class="audit-entries"' in html and "routing decision" in text
+    assert "(clinical-care)" in text
 
 
 def test_the_explanation_of_a_permit(app, client, session, clock, world):
@@ -58,6 +60,7 @@ def test_the_explanation_of_a_permit(app, client, session, clock, world):
     text = _text(client.get(f"/decisions/{decision.id}?lang=en").get_data(as_text=True))
     assert "permitted" in text and "Every condition was met." in text
     assert "Patient pseudonym not sent" in text
+    assert "Audit trail" not in text  # a viewer has no audit:read
     nl = _text(client.get(f"/decisions/{decision.id}?lang=nl").get_data(as_text=True))
     assert "toegestaan" in nl and "Aan elke voorwaarde is voldaan." in nl
 

@@ -104,6 +104,7 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.tool_version_reinstate": lambda c: ("POST",
                                              f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/reinstate",
                                              {"json": {"reason": "matrix"}}),
+    "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
 }
 
 

@@ -116,9 +116,11 @@ class ReasonForm(FlaskForm):
 
 # -- the intended use: form fields ⇄ data -----------------------------------------------------------
 
-def _number(value: Decimal | None) -> int | float | None:
+def _number(value: Decimal | int | float | None) -> int | float | None:
+    # The form's own value is a Decimal; one carried over from the stored use is an int or float.
     if value is None:
         return None
+    value = Decimal(str(value))
     return int(value) if value == value.to_integral_value() else float(value)
 
 

@@ -276,3 +276,12 @@ def test_a_hospitals_staff_cannot_change_a_tool(client, session, clock, world):
     assert response.status_code == 403
     session.expire_all()
     assert session.get(ToolVersion, world.version.id).status == "active"
+
+
+def test_the_tools_list_offers_new_tool_and_the_page_its_actions_to_tools_write(client, world):
+    login(client, "inkoop@demo.aifi.nl")
+    assert 'href="/tools/new"' in client.get("/tools?lang=en").get_data(as_text=True)
+    html = client.get(f"/tools/{world.tool.slug}?lang=en").get_data(as_text=True)
+    for href in (f"/tools/{world.tool.slug}/edit", f"/tools/{world.tool.slug}/versions/new",
+                 f"/tools/{world.tool.slug}/versions/1.0/edit", f"/tools/{world.tool.slug}/versions/1.0/suspend"):
+        assert f'href="{href}"' in html, href

@@ -9,14 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, url_for
-from flask_babel import get_locale
 
-from registry.db.consent import Purpose
 from registry.db.decisions import Decision
-from registry.edge import db
 from registry.services.decisions import decision_detail
 from registry.web import blueprint
 from registry.web.i18n import _
+from registry.web.objects import purpose_label
 from registry.workspace.labels import label
 
 WITHHELD = "(withheld)"  # what registry.services.decisions puts in place of the pseudonym
@@ -60,7 +58,6 @@ def decision_explanation(d: Decision) -> dict[str, Any]:
     detail = decision_detail(d, actor=g.web_actor)
     request = detail["request"]
     pseudonym = request.get("patient_pseudonym")
-    purpose = db().get(Purpose, d.purpose)
     licence = (d.facts or {}).get("licence") or {}
     quota = None
     if licence.get("quota_limited"):
@@ -69,6 +66,6 @@ def decision_explanation(d: Decision) -> dict[str, Any]:
     return {
         "terms": _terms(d), "study": _study(request), "rules": detail["rules"],
         "pseudonym": None if not pseudonym else (_("(withheld)") if pseudonym == WITHHELD else pseudonym),
-        "purpose": (purpose.label_nl if str(get_locale()) == "nl" else purpose.label_en) if purpose else d.purpose,
+        "purpose": purpose_label(d.purpose),
         "quota": quota, "tool_version_asked": request.get("tool_version"),
     }

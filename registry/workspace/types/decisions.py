@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import String, cast, select
-from sqlalchemy.orm import object_session
 
 from registry.db.consent import Purpose
 from registry.db.decisions import Decision
@@ -60,17 +59,6 @@ def _public(d: Decision, names) -> dict[str, Any]:  # noqa: ANN001
                        decided_at=d.decided_at, evaluated_on=d.evaluated_on,
                        hospital={"ura": org.ura, "name": org.name}, tool=d.tool_slug, purpose=d.purpose,
                        reasons=d.reasons, refs=d.refs, policy_version=d.policy_version).model_dump(mode="json")
-
-
-def _purpose(d: Decision) -> str:
-    """The purpose in the user's language, with its code (which the API and filters use)."""
-    from flask_babel import get_locale
-
-    purpose = object_session(d).get(Purpose, d.purpose)
-    if purpose is None:
-        return d.purpose
-    text = purpose.label_nl if str(get_locale()) == "nl" else purpose.label_en
-    return f"{text} ({d.purpose})"
 
 
 def _tool_link(d: Decision, names) -> tuple[str, str] | None:  # noqa: ANN001
@@ -127,6 +115,6 @@ DECISIONS = register(ObjectType(
         (_l("Outcome"), ("outcome", d.outcome), "badge"), (_l("Kind"), ("decision_kind", d.kind), "badge"),
         (_l("Decided at"), d.decided_at, "moment"), (_l("Terms evaluated on"), d.evaluated_on, "day"),
         (_l("Hospital"), d.hospital_id, "org"),
-        (_l("Tool"), _tool_link(d, names), "link"), (_l("Purpose"), _purpose(d), "text"),
+        (_l("Tool"), _tool_link(d, names), "link"), (_l("Purpose"), d.purpose, "purpose"),
     ],
 ))

@@ -101,6 +101,21 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
                                   {"json": {"email": f"new.{uuid.uuid4().hex[:6]}@matrix.test", "roles": ["viewer"]}}),
     "api.user_update": lambda c: ("PATCH", f"/api/v1/users/{c.user.id}", {"json": {"name": "Matrix"}}),
     "api.user_reset_password": lambda c: ("POST", f"/api/v1/users/{c.user.id}/reset-password", {}),
+
+    "api.tool_create": lambda c: ("POST", "/api/v1/tools",
+                                  {"json": {"slug": f"matrix-{uuid.uuid4().hex[:8]}", "name": "Matrix tool",
+                                            "vendor_id": c.world.vendor.id}}),
+    "api.tool_update": lambda c: ("PATCH", f"/api/v1/tools/{c.world.tool.slug}",
+                                  {"json": {"description": "matrix"}}),
+    "api.tool_version_create": lambda c: ("POST", f"/api/v1/tools/{c.world.tool.slug}/versions",
+                                          {"json": {"version": "9.0", "intended_use": {"modalities": ["CT"]}}}),
+    "api.tool_version_update": lambda c: ("PATCH", f"/api/v1/tools/{c.world.tool.slug}/versions/1.0",
+                                          {"json": {"notified_body": "matrix"}}),
+    "api.tool_version_suspend": lambda c: ("POST", f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/suspend",
+                                           {"json": {"reason": "matrix"}}),
+    "api.tool_version_reinstate": lambda c: ("POST",
+                                             f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/reinstate",
+                                             {"json": {"reason": "matrix"}}),
     "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
 }
 

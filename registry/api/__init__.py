@@ -15,3 +15,5 @@ from registry.api import usage  # noqa: E402,F401
 from registry.api import objects  # noqa: E402,F401
 from registry.api import staff_organisations  # noqa: E402,F401
 from registry.api import staff_users  # noqa: E402,F401
+
+from registry.api import tools  # noqa: E402,F401

@@ -15,3 +15,6 @@ from registry.web import sso  # noqa: E402,F401
 from registry.web import organisations  # noqa: E402,F401
 from registry.web import gateways  # noqa: E402,F401
 from registry.web import users  # noqa: E402,F401
+
+from registry.web import tools  # noqa: E402,F401
+from registry.web import decisions  # noqa: E402,F401

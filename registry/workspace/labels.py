@@ -33,6 +33,11 @@ ENUMS: dict[str, dict[str, Any]] = {
     "method": {"private_key_jwt": _l("signed key (private_key_jwt)"),
                "client_secret_basic": _l("client secret")},
     "decision_kind": {"decide": _l("gateway request"), "evaluate": _l("evaluation by staff")},
+    # DICOM PatientSex (0010,0040) as a study sends it.
+    "sex": {"M": _l("male"), "F": _l("female"), "O": _l("other")},
+    # A version's intended use: whether the study must (not) be contrast-enhanced.
+    "contrast": {"required": _l("required"), "forbidden": _l("not allowed"), "either": _l("with or without")},
+    "mdr_class": {"I": _l("class I"), "IIa": _l("class IIa"), "IIb": _l("class IIb"), "III": _l("class III")},
     "action": {"create": _l("created"), "update": _l("changed"), "delete": _l("deleted"),
                "suspend": _l("suspended"), "reinstate": _l("reinstated"), "reactivate": _l("reactivated"),
                "revoke": _l("revoked"), "rotate": _l("credential rotated"), "offboard": _l("offboarded"),

@@ -73,7 +73,16 @@ def _calls(w, clock):
         "tools.suspend_tool_version": lambda s: tools.suspend_tool_version(
             s, **kw, tool_version_id=w.version.id, reason="risk"),
         "tools.reinstate_tool_version": lambda s: tools.reinstate_tool_version(
-            s, **kw, tool_version_id=w.version.id, reason="fixed"),
+            s, **kw, tool_version_id=tools.suspend_tool_version(
+                s, **kw, tool_version_id=w.version.id, reason="risk").id, reason="fixed"),
+        "tools.update_tool": lambda s: tools.update_tool(
+            s, **kw, tool_id=w.tool.id, changes={"name": "Renamed", "description": "new text"}),
+        "tools.update_tool_version": lambda s: tools.update_tool_version(
+            s, **kw, tool_version_id=w.version.id, changes={"mdr_class": "IIb",
+                                                            "intended_use": {"modalities": ["CT"]}}),
+        "tools.set_default_version": lambda s: tools.set_default_version(
+            s, **kw, tool_version_id=tools.create_tool_version(
+                s, **kw, tool_id=w.tool.id, version="3.0", intended_use={"modalities": ["DX"]}).id),
         "contracts.create_contract": lambda s: contracts.create_contract(
             s, **kw, reference="FW-X", title="X", vendor_id=w.vendor.id, starts_on=date(2026, 1, 1),
             ends_on=date(2026, 12, 31), buyer_ids=[], tools=[]),

@@ -17,6 +17,18 @@ SAMPLE_QUERIES = {"web.matrix_explain": "?hospital=99000101&tool=bonexpert&on=20
                   "web.search": "?q=Oost"}
 
 
+# Pages of one object that are not named after its type (web.tool_edit, web.tool_version_suspend, …).
+KEY_TYPES = {"web.tool": "tools"}
+
+
+def sample_version(session, slug: str) -> str:  # noqa: ANN001
+    """A version of the tool with this slug (its default first)."""
+    from registry.db.tools import Tool, ToolVersion
+
+    return session.scalar(select(ToolVersion.version).join(Tool, Tool.id == ToolVersion.tool_id)
+                          .where(Tool.slug == slug).order_by(ToolVersion.is_default.desc()).limit(1))
+
+
 def sample_key(session, type_key: str) -> str:  # noqa: ANN001
     otype = OBJECT_TYPES[type_key]
     row = session.scalars(otype.statement().limit(1)).first()
@@ -45,7 +57,10 @@ def sample_path(rule, session) -> str:  # noqa: ANN001
     """The rule's path with real arguments; fails naming the rule when it does not know them."""
     path = rule.rule
     if "<key>" in path:
-        path = path.replace("<key>", sample_key(session, rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]))
+        type_key = KEY_TYPES.get(rule.endpoint.split("_", 1)[0]) or rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]
+        path = path.replace("<key>", sample_key(session, type_key))
+    if "<version>" in path:
+        path = path.replace("<version>", sample_version(session, path.split("/")[2]))
     if rule.endpoint == "web.audit_history":
         path = "/audit/object/organisations/1"
     path = path.replace("<fmt>", "csv").replace("<provider_id>", str(identity_provider(session))

@@ -61,6 +61,15 @@ def _public(d: Decision, names) -> dict[str, Any]:  # noqa: ANN001
                        reasons=d.reasons, refs=d.refs, policy_version=d.policy_version).model_dump(mode="json")
 
 
+def _tool_link(d: Decision, names) -> tuple[str, str] | None:  # noqa: ANN001
+    from flask import url_for
+
+    for tool in names.tools.values():
+        if tool.slug == d.tool_slug:
+            return url_for("web.tools_detail", key=tool.slug), tool.name
+    return None
+
+
 def _tool_name(d: Decision, names) -> str:  # noqa: ANN001
     for tool in names.tools.values():
         if tool.slug == d.tool_slug:
@@ -100,5 +109,12 @@ DECISIONS = register(ObjectType(
     default_sort="-decided_at", title=lambda d: d.id, url_key=lambda d: d.id,
     lookup=lambda key: Decision.id == key.lower(),
     public=DecisionOut, to_public=_public,
-    history_refs=lambda d: [],
+    # No change records (a decision never changes); its audit entry (NEN 7513) is named this way.
+    history_refs=lambda d: [("decision", d.id)],
+    fields=lambda d, names: [
+        (_l("Outcome"), ("outcome", d.outcome), "badge"), (_l("Kind"), ("decision_kind", d.kind), "badge"),
+        (_l("Decided at"), d.decided_at, "moment"), (_l("Terms evaluated on"), d.evaluated_on, "day"),
+        (_l("Hospital"), d.hospital_id, "org"),
+        (_l("Tool"), _tool_link(d, names), "link"), (_l("Purpose"), d.purpose, "purpose"),
+    ],
 ))

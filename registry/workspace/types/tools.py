@@ -74,6 +74,21 @@ def describe_intended_use(spec: dict[str, Any]) -> list[str]:
     return out
 
 
+# How early the pages warn that a CE certificate is about to expire (the dashboard's horizon too).
+CERTIFICATE_WARNING_DAYS = 90
+
+
+def certificate_state(expires_on: date | None, today: date) -> dict[str, Any]:
+    """``missing``, ``expired`` (decisions are denied), ``expiring`` (within 90 days) or ``valid``,
+    with the days left: the page says it in words, not colour alone."""
+    if expires_on is None:
+        return {"state": "missing", "days": None, "on": None}
+    days = (expires_on - today).days
+    if days < 0:
+        return {"state": "expired", "days": days, "on": expires_on}
+    return {"state": "expiring" if days <= CERTIFICATE_WARNING_DAYS else "valid", "days": days, "on": expires_on}
+
+
 def versions_of(session, tool: Tool) -> list[ToolVersion]:  # noqa: ANN001
     return list(session.scalars(select(ToolVersion).where(ToolVersion.tool_id == tool.id)
                                 .order_by(ToolVersion.version)))

@@ -81,3 +81,11 @@ def test_bsn_detection(value, is_bsn):
     from registry.domain.identifiers import looks_like_bsn
 
     assert looks_like_bsn(value) is is_bsn
+
+
+def test_mismatch_sentences_name_the_attribute_and_what_the_tool_needs():
+    """The reason's sentence is what a radiologist reads (kills message mutants: docs/testing.md)."""
+    spec = {"modalities": ["CR", "DX"], "body_parts": ["HAND"]}
+    assert [m.detail for m in check_intended_use(spec, Study(modality="CT"))] == [
+        "Modality CT is not one of CR, DX",
+        "the study has no BodyPartExamined; the tool needs one of HAND"]

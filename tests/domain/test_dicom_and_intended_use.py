@@ -89,3 +89,12 @@ def test_mismatch_sentences_name_the_attribute_and_what_the_tool_needs():
     assert [m.detail for m in check_intended_use(spec, Study(modality="CT"))] == [
         "Modality CT is not one of CR, DX",
         "the study has no BodyPartExamined; the tool needs one of HAND"]
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), (" 99000101 ", "99000101")])
+def test_an_empty_identifier_is_none_not_an_error(value, expected):
+    from registry.domain.identifiers import validate_eight_digits
+
+    assert validate_eight_digits(value, "URA") == expected
+    with pytest.raises(ValueError):
+        validate_eight_digits("9900010", "URA")

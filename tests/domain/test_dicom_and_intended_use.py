@@ -89,6 +89,10 @@ def test_mismatch_sentences_name_the_attribute_and_what_the_tool_needs():
     assert [m.detail for m in check_intended_use(spec, Study(modality="CT"))] == [
         "Modality CT is not one of CR, DX",
         "the study has no BodyPartExamined; the tool needs one of HAND"]
+    # Whole numbers as people write them: 20, not 2E+1 (Decimal.normalize's form).
+    aged = {"modalities": ["DX"], "age_years": {"min": 0, "max": 20}}
+    assert [m.detail for m in check_intended_use(aged, Study(modality="DX", age_years=Decimal(30)))] == [
+        "patient age 30 y is above the maximum of 20 y"]
 
 
 @pytest.mark.parametrize("value, expected", [(None, None), ("", None), (" 99000101 ", "99000101")])

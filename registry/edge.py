@@ -7,8 +7,8 @@ import uuid
 
 from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from registry.actor import PermissionDenied
 from registry.services.errors import ServiceError

@@ -162,3 +162,22 @@ def test_rule_7_a_ce_certificate_is_valid_on_its_last_day(session, clock, policy
     clock.advance(minutes=1)  # 00:00 on 2 June in Amsterdam, 22:00 UTC on 1 June
     assert _decide(session, clock, policy_engine, world, "r7-c") == (
         "deny", ["TOOL_CERTIFICATE_EXPIRED"])
+
+
+def test_rule_2_the_engine_reports_its_own_failure(policy_engine, monkeypatch):
+    """At the engine itself: permit is False (not merely falsy) and the error is kept for the
+    decision's record, whether the route evaluation or the per-condition checks fail."""
+    monkeypatch.setattr(cedarpy, "is_authorized", _boom)
+    verdict = policy_engine.evaluate("gw", "tool", {})
+    assert verdict.permit is False and verdict.failed == ("POLICY_ERROR",)
+    assert verdict.errors == ("the policy engine failed",)
+
+    def deny(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        diagnostics = SimpleNamespace(errors=[], reasons=[], id_annotations_by_reason={})
+        return SimpleNamespace(decision=cedarpy.Decision.Deny, diagnostics=diagnostics)
+
+    monkeypatch.setattr(cedarpy, "is_authorized", deny)
+    monkeypatch.setattr(cedarpy, "is_authorized_batch", _boom)
+    verdict = policy_engine.evaluate("gw", "tool", {})
+    assert verdict.permit is False and verdict.failed == ("POLICY_ERROR",)
+    assert verdict.errors == ("the policy engine failed",)

@@ -125,8 +125,10 @@ class GatewayClient:
 
 def load_client(session: Session, client_id: str) -> GatewayClient | None:
     """The gateway as an OAuth client, or None unless it and its hospital are both active."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or not client_id.isprintable():
-        return None  # (a NUL would otherwise reach PostgreSQL, which refuses it as text)
+    # (isprintable: a NUL would otherwise reach PostgreSQL, which refuses it in text)
+    if (not isinstance(client_id, str) or not client_id or len(client_id) > 64
+            or not client_id.isprintable()):
+        return None
     found = session.execute(
         select(Gateway, Organisation).join(Organisation, Organisation.id == Gateway.hospital_id)
         .where(Gateway.client_id == client_id)).first()

@@ -81,3 +81,24 @@ def test_bsn_detection(value, is_bsn):
     from registry.domain.identifiers import looks_like_bsn
 
     assert looks_like_bsn(value) is is_bsn
+
+
+def test_mismatch_sentences_name_the_attribute_and_what_the_tool_needs():
+    """The reason's sentence is what a radiologist reads (kills message mutants: docs/testing.md)."""
+    spec = {"modalities": ["CR", "DX"], "body_parts": ["HAND"]}
+    assert [m.detail for m in check_intended_use(spec, Study(modality="CT"))] == [
+        "Modality CT is not one of CR, DX",
+        "the study has no BodyPartExamined; the tool needs one of HAND"]
+    # Whole numbers as people write them: 20, not 2E+1 (Decimal.normalize's form).
+    aged = {"modalities": ["DX"], "age_years": {"min": 0, "max": 20}}
+    assert [m.detail for m in check_intended_use(aged, Study(modality="DX", age_years=Decimal(30)))] == [
+        "patient age 30 y is above the maximum of 20 y"]
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), (" 99000101 ", "99000101")])
+def test_an_empty_identifier_is_none_not_an_error(value, expected):
+    from registry.domain.identifiers import validate_eight_digits
+
+    assert validate_eight_digits(value, "URA") == expected
+    with pytest.raises(ValueError):
+        validate_eight_digits("9900010", "URA")

@@ -1,13 +1,14 @@
 """Every GET page of the web UI, in a real browser, logged in as the admin: each one passes axe at
-1366 px and has no sideways page scroll at 390 px. The list of pages comes from the URL map (the same
-walk as tests/web/test_i18n.py), so a new page is checked the day it is added."""
+1366 px and has no sideways page scroll at 390 px. The list of pages comes from the URL map
+(tests/web/routes.py, the walk the translation and role-matrix tests use), so a new page is checked the
+day it is added."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.web.test_i18n import web_pages
+from tests.web.routes import web_pages
 
 ADMIN = "admin@demo.aifi.nl"
 

@@ -72,10 +72,10 @@ def test_the_matrix_shows_the_demo_worlds_states_and_a_deny_cell_explains_itself
     # Names, not ids: the fictional hospitals are named and marked as such.
     expect(page.locator("#matrix tbody th").filter(has_text="Demo Ziekenhuis Noord")).to_contain_text("fictief (demo)")
     axe_check(page)
-    screenshot(page, "dashboard-nl")
+    screenshot(page, "dashboard-nl", full_page=True)
     page.set_viewport_size(PHONE)
     no_horizontal_scroll(page)
-    screenshot(page, "dashboard-nl-390")
+    screenshot(page, "dashboard-nl-390", full_page=True)
     page.set_viewport_size({"width": 1366, "height": 900})
 
     # A deny cell leads to its explanation, which names the agreement and links to it.

@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: i18n demo test test-sqlite test-postgres test-browser install serve bench clean
+.PHONY: i18n demo test test-sqlite test-postgres test-browser install serve bench mutation clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -51,8 +51,15 @@ test-postgres: $(STAMP) i18n
 test-browser: $(STAMP) i18n $(CHROMIUM)
 	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
+## make mutation: mutation testing of the rule modules (slow; never part of CI's pass/fail).
+## A part only: make mutation MUTANTS='registry.domain.*'. Results: docs/testing.md.
+mutation: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	$(BIN)/mutmut run --max-children $${MUTMUT_CHILDREN:-2} $(MUTANTS)
+	$(BIN)/mutmut results
+
 bench: $(STAMP)
 	$(BIN)/python bench/decisions_http.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache mutants

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     # Size limit for any JSON request body, checked before parsing.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     issuer: str = "http://127.0.0.1:5000"
+    # Web sessions end after this many seconds without a request, and after the absolute limit
+    # however active they are (a forgotten browser on a ward PC must not stay logged in).
+    session_idle_timeout: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    session_absolute_timeout: int = Field(default=12 * 3600, ge=300, le=7 * 24 * 3600)
+    # Login throttling: this many failures within the window lock the account (as typed) or the
+    # address out until the oldest failure leaves the window.
+    login_throttle_window: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    login_max_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=100000)
 
     @field_validator("timezone")
     @classmethod

@@ -97,3 +97,21 @@ def bearer(session: Session, clock: Clock, gateway, scope: str = "routing:decide
     issued = issue_gateway_token(session, clock=clock, gateway=gateway, scope=scope, ttl=600)
     session.commit()
     return {"Authorization": f"Bearer {issued.access_token}"}
+
+
+def browser_login(client, session: Session, email: str) -> None:
+    """Log ``client`` (a Flask test client) in as the user with this e-mail: a real server-side
+    session record, as the login page makes, and its value in the cookie."""
+    from sqlalchemy import select
+
+    from registry.db.users import User
+    from registry.services.sessions import SessionPolicy, open_session
+    from registry.web.views import SESSION_KEY
+
+    reg = client.application.extensions["registry"]
+    user = session.scalar(select(User).where(User.email == email))
+    value = open_session(session, clock=reg.clock, user=user, address="127.0.0.1",
+                         policy=SessionPolicy.from_settings(reg.settings), method="test")
+    session.commit()
+    with client.session_transaction() as web_session:
+        web_session[SESSION_KEY] = value

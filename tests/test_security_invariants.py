@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from registry.auth.secrets import hash_secret
 from registry.db import metadata
 from registry.services import gateways as gateway_service
-from tests.factories import SYSTEM
+from registry.web.views import SESSION_KEY
+from tests.factories import SYSTEM, browser_login
 
 # Nine digits that pass the BSN eleven-test (well-known test numbers, no real person).
 BSNS = ["111222333", "123456782"]
@@ -105,20 +106,21 @@ def test_every_web_post_refuses_a_request_without_a_csrf_token(app, client, sess
     app.config["WTF_CSRF_ENABLED"] = True
     posts = _web_posts(app)
     assert {"/login", "/logout"} <= set(posts)
-    demo_admin = session.scalar(select(metadata.tables["users"].c.id)
-                                .where(metadata.tables["users"].c.email == "admin@demo.aifi.nl"))
     for path in posts:
         for logged_in in (False, True):
             with client.session_transaction() as web_session:
                 web_session.clear()
-                if logged_in:
-                    web_session["user_id"] = demo_admin
+            if logged_in:
+                browser_login(client, session, "admin@demo.aifi.nl")
+            with client.session_transaction() as web_session:
+                before = web_session.get(SESSION_KEY)
             response = client.post(path, data={"email": "admin@demo.aifi.nl",
                                                "password": "aifi-demo-2026"})
             assert response.status_code == 400, (path, logged_in, response.status_code)
             with client.session_transaction() as web_session:
                 # Refused before the view ran: a login did not happen, a logout did not either.
-                assert web_session.get("user_id") == (demo_admin if logged_in else None), path
+                assert web_session.get(SESSION_KEY) == before, path
+                assert (before is not None) == logged_in
             # With a wrong token it is refused just the same.
             response = client.post(path, data={"csrf_token": "forged"})
             assert response.status_code == 400, (path, "forged token")

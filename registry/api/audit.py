@@ -12,6 +12,7 @@ from registry.audit.verify import public_keys
 from registry.edge import db, error_body, registry
 from registry.permissions import Permission
 from registry.services import audit as service
+from registry.validation import query_int
 
 
 @blueprint.record_once
@@ -21,19 +22,14 @@ def _sealer(state) -> None:  # noqa: ANN001
     start_background_sealer(state.app)
 
 
-def _int_arg(name: str, default: int) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default
-    return int(raw) if raw.isdigit() else None
+def _int_arg(name: str, default: int) -> int:
+    return query_int(request.args, name, default)
 
 
 @blueprint.get("/audit/checkpoints")
 def list_checkpoints():
     """Public on purpose: outsiders keep these to prove later that the log was not rewritten."""
     after, limit = _int_arg("after_seq", 0), _int_arg("limit", 1000)
-    if after is None or limit is None:
-        return error_body("INVALID_REQUEST", "after_seq and limit are whole numbers", 400)
     reg = registry()
     rows = service.list_checkpoints(db(), after_seq=after, limit=limit)
     keys = public_keys(db(), reg.signer)
@@ -79,8 +75,10 @@ def verify():
 def entries():
     filters = service.filter_from_params(request.args)
     before = _int_arg("before_id", 0)
-    rows = service.search_entries(db(), actor=current_actor(), filters=filters,
-                                  before_id=before or None, limit=_int_arg("limit", 100) or 100)
+    rows = service.search_entries(db(), actor=current_actor(), clock=registry().clock,
+                                  filters=filters, before_id=before or None,
+                                  limit=_int_arg("limit", 100) or 100)
+    db().commit()  # the read's audit entry
     return jsonify({"entries": [dict(entry_record(e), id=e.id) for e in rows],
                     "next_before_id": rows[-1].id if rows else None})
 
@@ -88,8 +86,9 @@ def entries():
 @blueprint.get("/audit/objects/<object_type>/<object_id>")
 @requires(Permission.AUDIT_READ)
 def history(object_type: str, object_id: str):
-    rows = service.object_history(db(), actor=current_actor(), object_type=object_type[:40],
-                                  object_id=object_id[:64])
+    rows = service.object_history(db(), actor=current_actor(), clock=registry().clock,
+                                  object_type=object_type[:40], object_id=object_id[:64])
+    db().commit()  # the read's audit entry
     return jsonify({"object": {"type": object_type, "id": object_id},
                     "entries": [entry_record(e) for e in rows]})
 

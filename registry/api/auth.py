@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from registry.actor import Actor
 from registry.auth.tokens import actor_for_token, touch_token
-from registry.edge import db, error_body, registry, request_id
+from registry.edge import db, error_body, log_refusal, registry, request_id
 from registry.permissions import Permission
 
 
@@ -35,10 +35,12 @@ def requires(*permissions: Permission) -> Callable:
                                         request_id=request_id(),
                                         network_access_point=request.remote_addr or "")
             if actor is None:
+                log_refusal(None, 401)  # NEN 7513: failed attempts are logged too
                 response = error_body("UNAUTHENTICATED", "a valid bearer token is required", 401)
                 response[0].headers["WWW-Authenticate"] = 'Bearer realm="aifi-registry"'
                 return response
             if not any(actor.can(p) for p in permissions):
+                log_refusal(actor, 403, required=permissions)
                 return error_body("FORBIDDEN", "this requires the permission "
                                   + " or ".join(permissions), 403)
             g.actor = actor

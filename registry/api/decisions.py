@@ -6,6 +6,7 @@ from flask import jsonify
 
 from registry.api import blueprint
 from registry.api.auth import BadRequest, current_actor, parse_body, requires
+from registry.audit.access import log_decision_read
 from registry.edge import db, error_body, registry
 from registry.permissions import Permission
 from registry.schemas import DecisionIn, EvaluateIn
@@ -52,5 +53,11 @@ def evaluate():
 @requires(Permission.ROUTING_DECIDE, Permission.DECISIONS_READ)
 def show(decision_id: str):
     actor = current_actor()
-    decision = service.get_decision(db(), actor=actor, decision_id=decision_id[:36])
-    return jsonify(service.decision_detail(decision, actor=actor))
+    session = db()
+    decision = service.get_decision(session, actor=actor, decision_id=decision_id[:36])
+    detail = service.decision_detail(decision, actor=actor)
+    # NEN 7513: showing a stored decision (study key, pseudonym) is an access to log.
+    log_decision_read(session, actor=actor, at=registry().clock.now(), decision=decision,
+                      pseudonym_shown=detail["request"].get("patient_pseudonym") not in (None, "(withheld)"))
+    session.commit()
+    return jsonify(detail)

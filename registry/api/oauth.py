@@ -12,7 +12,7 @@ from registry.api.auth import current_actor, requires
 from registry.auth.jwks import published_jwks, record_key
 from registry.auth.server import build_server, metadata
 from registry.auth.tokens import introspect_token
-from registry.edge import db, registry
+from registry.edge import db, registry, request_id
 from registry.permissions import Permission
 
 blueprint = Blueprint("oauth", __name__)
@@ -39,7 +39,8 @@ def published_signer():  # noqa: ANN201
 def _server():  # noqa: ANN202
     reg = registry()
     return build_server(db(), clock=reg.clock, issuer=reg.settings.issuer,
-                        token_ttl=reg.settings.access_token_ttl)
+                        token_ttl=reg.settings.access_token_ttl, request_id=request_id(),
+                        network_access_point=request.remote_addr or "")
 
 
 @blueprint.post("/oauth/token")

@@ -15,6 +15,7 @@ from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
+from registry.audit import access
 from registry.audit import export as formats
 from registry.audit.chain import SealResult, checkpoint_now, seal_all, seal_pending, utc_stamp
 from registry.audit.entries import DELETE, READ, append_entry
@@ -26,6 +27,7 @@ from registry.domain.terms import AMSTERDAM
 from registry.permissions import Permission
 from registry.scope import restrict, scope_of
 from registry.services.errors import ValidationFailed
+from registry.validation import InvalidInput, bounded_int, clean_text, iso_date
 
 # Who may run the trail's own upkeep from outside the registry: sign a checkpoint on demand,
 # seal, prune. Only admins hold it; the registry itself (the system actor) always may.
@@ -71,29 +73,32 @@ def filter_from_params(params: Any) -> AuditFilter:
     calendar days, Amsterdam time, both ends inclusive, as everywhere else in the registry."""
     fields: dict[str, str] = {}
 
-    def day(name: str, shift: int = 0) -> datetime | None:
+    def parsed(parse, name: str, **kw):  # noqa: ANN001, ANN003, ANN202
         raw = (params.get(name) or "").strip()
         if not raw:
             return None
         try:
-            start = datetime.combine(date.fromisoformat(raw) + timedelta(days=shift), time(),
-                                     tzinfo=AMSTERDAM)
-        except ValueError:
-            fields[name] = "a date, YYYY-MM-DD"
+            return parse(raw, name, **kw)
+        except InvalidInput as exc:
+            fields.update(exc.fields)
             return None
+
+    def day(name: str, shift: int = 0) -> datetime | None:
+        # LATEST_DATE is far from date.max, so the day after it still exists.
+        found = parsed(iso_date, name)
+        if found is None:
+            return None
+        start = datetime.combine(found + timedelta(days=shift), time(), tzinfo=AMSTERDAM)
         return start.astimezone(timezone.utc)
 
-    org = (params.get("organisation") or "").strip()
-    if org and not org.isdigit():
-        fields["organisation"] = "an organisation id"
     action = (params.get("action") or "").strip().upper()
     if action and action not in ("C", "R", "U", "D", "E"):
         fields["action"] = "one of C, R, U, D, E"
+    texts = {name: parsed(clean_text, name, max_length=limit) or None
+             for name, limit in (("actor", 120), ("object_type", 40), ("object_id", 64))}
     result = AuditFilter(
-        organisation_id=int(org) if org and org.isdigit() else None,
-        actor=(params.get("actor") or "").strip()[:120] or None,
-        object_type=(params.get("object_type") or "").strip()[:40] or None,
-        object_id=(params.get("object_id") or "").strip()[:64] or None,
+        organisation_id=parsed(bounded_int, "organisation"), actor=texts["actor"],
+        object_type=texts["object_type"], object_id=texts["object_id"],
         action_code=action or None, since=day("from"), until=day("to", shift=1))
     if fields:
         raise ValidationFailed("invalid audit filter", fields)
@@ -155,27 +160,49 @@ def verify_audit_trail(session: Session, *, actor: Actor, clock: Clock, signer: 
                         workers=workers)
 
 
-def search_entries(session: Session, *, actor: Actor, filters: AuditFilter,
+def _filters_record(filters: AuditFilter) -> dict[str, str]:
+    return {k: str(v) for k, v in filters.__dict__.items() if v is not None}
+
+
+def search_entries(session: Session, *, actor: Actor, clock: Clock, filters: AuditFilter,
                    before_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
-    """Newest first, a page at a time (``before_id`` is the last id of the previous page)."""
+    """Newest first, a page at a time (``before_id`` is the last id of the previous page).
+
+    Logged (NEN 7513: reading the access log is an access too); the caller commits."""
     actor.require(Permission.AUDIT_READ)
     query = restrict(select(AuditEntry).where(*filters.clauses()), scope_of(session, actor), AuditEntry)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
-    return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 500)))))
+    rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 500)))))
+    access.log_access(session, actor=actor, at=clock.now(), event_type=access.READ,
+                      action_code=READ, outcome="success", object_type="audit-trail",
+                      object_id="search", detail={"filters": _filters_record(filters),
+                                                  "before_id": before_id, "entries": len(rows)})
+    session.flush()
+    return rows
 
 
-def object_history(session: Session, *, actor: Actor, object_type: str, object_id: str,
-                   limit: int = 1000) -> list[AuditEntry]:
-    """Everything that happened to (or with) one object, oldest first."""
+def object_history(session: Session, *, actor: Actor, clock: Clock, object_type: str,
+                   object_id: str, limit: int = 1000) -> list[AuditEntry]:
+    """Everything that happened to (or with) one object, oldest first.
+
+    Logged with the object among the entry's objects, so a patient's history also shows who
+    looked it up; the caller commits."""
     actor.require(Permission.AUDIT_READ)
     rows = session.scalars(restrict(select(AuditEntry).where(_involves(object_type, object_id)),
                                     scope_of(session, actor), AuditEntry)
                            .order_by(AuditEntry.id).limit(limit))
     # The text match above may over-match (an id inside another object's JSON); keep exact ones.
-    return [e for e in rows if (e.object_type, e.object_id) == (object_type, object_id)
-            or any((str(o.get("type")), str(o.get("id"))) == (object_type, object_id)
-                   for o in e.objects)]
+    found = [e for e in rows if (e.object_type, e.object_id) == (object_type, object_id)
+             or any((str(o.get("type")), str(o.get("id"))) == (object_type, object_id)
+                    for o in e.objects)]
+    access.log_access(session, actor=actor, at=clock.now(), event_type=access.READ,
+                      action_code=READ, outcome="success", object_type="audit-trail",
+                      object_id="history", detail={"entries": len(found)},
+                      objects=[{"type": "audit-trail", "id": "history"},
+                               {"type": object_type, "id": object_id}])
+    session.flush()
+    return found
 
 
 def export_entries(session: Session, *, actor: Actor, clock: Clock, signer: Any, filters: AuditFilter,
@@ -194,8 +221,7 @@ def export_entries(session: Session, *, actor: Actor, clock: Clock, signer: Any,
     records = [formats.entry_record(e) for e in rows]
     append_entry(session, actor=actor, at=clock.now(), event_type="export", action_code=READ,
                  outcome="success", object_type="audit-trail", object_id=fmt,
-                 detail={"format": fmt, "entries": len(records),
-                         "filters": {k: str(v) for k, v in filters.__dict__.items() if v is not None}})
+                 detail={"format": fmt, "entries": len(records), "filters": _filters_record(filters)})
     session.flush()
     if fmt == "csv":
         body = formats.to_csv(records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -104,19 +105,27 @@ def set_gateway_status(session: Session, *, actor: Actor, clock: Clock, client_i
                changes=changes, action={"active": "reactivate", "suspended": "suspend",
                                         "revoked": "revoke"}[status], message=reason)
     if status != "active":
-        session.execute(update(AccessToken).where(AccessToken.gateway_id == gateway.id,
-                                                  AccessToken.revoked_at.is_(None))
-                        .values(revoked_at=now))
+        revoke_gateway_tokens(session, gateway_id=gateway.id, at=now)
     return gateway
+
+
+def revoke_gateway_tokens(session: Session, *, gateway_id: int, at: datetime) -> int:
+    """End every live access token of a gateway (suspended, revoked, or its credential replaced:
+    a token must not outlive the credential it was issued against)."""
+    return session.execute(update(AccessToken).where(AccessToken.gateway_id == gateway_id,
+                                                     AccessToken.revoked_at.is_(None))
+                           .values(revoked_at=at)).rowcount
 
 
 def rotate_credential(session: Session, *, actor: Actor, clock: Clock, client_id: str,
                       public_jwk: dict | None = None) -> tuple[Gateway, str | None]:
     """Replace the gateway's credential: a new public key, or (without one) a new secret returned
-    once. The old credential is revoked in the same transaction, so there is no moment with two."""
+    once. The old credential is revoked in the same transaction, so there is no moment with two,
+    and so are the tokens issued against it: whoever held the old credential keeps nothing."""
     actor.require(Permission.GATEWAYS_MANAGE)
     gateway = get_gateway_by_client_id(session, client_id)
     if gateway.status == "revoked":
         raise ValidationFailed("a revoked gateway gets no new credentials; register a new one")
     secret = add_credential(session, actor=actor, clock=clock, gateway=gateway, public_jwk=public_jwk)
+    revoke_gateway_tokens(session, gateway_id=gateway.id, at=clock.now())
     return gateway, secret

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 
@@ -43,10 +44,18 @@ def create_user(session: Session, *, actor: Actor, clock: Clock, email: str, rol
     return user, generated
 
 
+@functools.cache
+def _unknown_user_hash() -> str:
+    # Made once, with the same method and cost as real users' hashes.
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail address and password, or None.
+
+    An unknown (or disabled, or password-less) user costs the same one password-hash check as a
+    wrong password, so that neither the answer nor its timing tells which addresses exist."""
     user = session.scalar(select(User).where(User.email == (email or "").lower(), User.active))
-    if user is None or not user.password_hash:
-        # Same work either way, so that timing does not reveal which e-mail addresses exist.
-        check_password_hash(generate_password_hash("x"), password or "")
-        return None
-    return user if check_password_hash(user.password_hash, password or "") else None
+    stored = user.password_hash if user is not None and user.password_hash else None
+    matches = check_password_hash(stored or _unknown_user_hash(), password or "")
+    return user if stored and matches else None

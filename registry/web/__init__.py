@@ -7,6 +7,7 @@ from flask import Blueprint
 blueprint = Blueprint("web", __name__)
 
 from registry.web import views  # noqa: E402,F401
+from registry.web import login  # noqa: E402,F401
 from registry.web import audit  # noqa: E402,F401
 from registry.web import objects  # noqa: E402,F401
 from registry.web import tokens  # noqa: E402,F401

@@ -13,6 +13,7 @@ from registry.permissions import Permission
 from registry.scope import restrict, scope_of
 from registry.services import audit as service
 from registry.services.errors import ValidationFailed
+from registry.validation import query_int
 from registry.web import blueprint
 from registry.web.i18n import _
 from registry.web.views import login_required
@@ -34,9 +35,10 @@ def _filters() -> service.AuditFilter | None:
 @login_required(Permission.AUDIT_READ)
 def audit_index():
     filters = _filters()
-    before = request.args.get("before_id", "")
+    before = query_int(request.args, "before_id")
     rows = [] if filters is None else service.search_entries(
-        db(), actor=g.web_actor, filters=filters, before_id=int(before) if before.isdigit() else None)
+        db(), actor=g.web_actor, clock=registry().clock, filters=filters, before_id=before)
+    db().commit()  # the read's audit entry
     return _index_page(rows, status=200 if filters is not None else 400)
 
 
@@ -74,15 +76,17 @@ def audit_verify():
                     what=result.failure.reason)
     report = {"ok": result.ok, "entries": result.entries_checked, "checkpoints": result.checkpoints_checked,
               "problem": problem}
-    rows = service.search_entries(session, actor=g.web_actor, filters=service.AuditFilter())
+    rows = service.search_entries(session, actor=g.web_actor, clock=reg.clock, filters=service.AuditFilter())
+    session.commit()  # the read's audit entry
     return _index_page(rows, report=report)
 
 
 @blueprint.get("/audit/object/<object_type>/<object_id>")
 @login_required(Permission.AUDIT_READ)
 def audit_history(object_type: str, object_id: str):
-    rows = service.object_history(db(), actor=g.web_actor, object_type=object_type[:40],
-                                  object_id=object_id[:64])
+    rows = service.object_history(db(), actor=g.web_actor, clock=registry().clock,
+                                  object_type=object_type[:40], object_id=object_id[:64])
+    db().commit()  # the read's audit entry
     return render_template("audit/history.html", entries=rows, object_type=object_type,
                            object_id=object_id)
 

@@ -12,7 +12,7 @@ from flask import Response, g, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from registry.edge import db
+from registry.edge import db, registry
 from registry.permissions import Permission
 from registry.services import audit as audit_service
 from registry.web import blueprint
@@ -101,8 +101,9 @@ def _detail_view(otype: ObjectType):  # noqa: ANN202
         entries = []
         if actor.can(Permission.AUDIT_READ):
             for table, ident in refs[:1]:
-                entries = audit_service.object_history(session, actor=actor, object_type=table,
-                                                       object_id=ident)[:50]
+                entries = audit_service.object_history(session, actor=actor, clock=registry().clock,
+                                                       object_type=table, object_id=ident)[-50:]
+            session.commit()  # NEN 7513: reading the audit trail is itself logged
         return render_template("objects/detail.html", otype=otype, row=row, names=names,
                                fields=otype.fields(row, names), related=otype.related(session, scope, row),
                                changes=history(session, refs), entries=entries, cell_text=cell_text,

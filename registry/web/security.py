@@ -26,7 +26,7 @@ def register_security_headers(app: Flask, settings: Settings) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
-        if request.endpoint not in _CACHEABLE or session.get("user_id") is not None:
+        if request.endpoint not in _CACHEABLE or session.get("sid") is not None:
             headers.setdefault("Cache-Control", "no-store")
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

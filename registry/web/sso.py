@@ -147,9 +147,10 @@ def sso_callback(provider_id: str):
         return _refused(exc.reason, 403, pid)
     except oidc.OidcError as exc:
         return _oidc_failure(exc, pid)
+    from registry.web.login import begin_session
+
+    begin_session(user, method="sso")  # a server-side session and a fresh cookie (no fixation)
     db().commit()
-    session.clear()  # a fresh session for the signed-in user (no fixation)
-    session["user_id"] = user.id
     return redirect(_local_path(pending.get("next")))
 
 

@@ -6,29 +6,30 @@ import functools
 from datetime import date
 from typing import Callable
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from flask import abort, g, redirect, render_template, request, session, url_for
 
 from registry.actor import Actor
-from registry.db.users import User
-from registry.edge import db, registry, request_id
+from registry.edge import db, log_refusal, registry, request_id
 from registry.permissions import Permission
 from registry.services.organisations import list_organisations
+from registry.services.sessions import SessionPolicy, resume_session
 from registry.services.tools import list_tools, versions_by_tool
-from registry.services.users import authenticate
 from registry.web import blueprint
-from registry.web.i18n import _, _l, lang_switch_url
+from registry.web.i18n import _l, lang_switch_url
+
+# The cookie's key for the session value (the server-side record is registry.db.sessions).
+SESSION_KEY = "sid"
 
 
 def web_actor() -> Actor | None:
-    user_id = session.get("user_id")
-    if user_id is None:
-        return None
-    user = db().get(User, user_id)
-    if user is None or not user.active:
-        session.clear()
+    """The logged-in user of this request, from the server-side session record named by the
+    cookie (registry.services.sessions): None once it is logged out, revoked or timed out."""
+    reg = registry()
+    user = resume_session(db(), clock=reg.clock, value=session.get(SESSION_KEY),
+                          policy=SessionPolicy.from_settings(reg.settings))
+    db().commit()  # the session's last_seen_at, if it moved; nothing else is written yet
+    if user is None:
+        session.pop(SESSION_KEY, None)
         return None
     return Actor.for_user(user, request_id=request_id(), network_access_point=request.remote_addr or "")
 
@@ -47,9 +48,11 @@ def login_required(*permissions: Permission) -> Callable:
         def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             actor = web_actor()
             if actor is None:
+                log_refusal(None, 401)  # NEN 7513: refused attempts are accesses too
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             g.web_actor = actor
             if permissions and not any(actor.can(p) for p in permissions):
+                log_refusal(actor, 403, required=permissions)
                 g.needed_permissions = permissions
                 abort(403)
             return view(*args, **kwargs)
@@ -115,11 +118,6 @@ def _changed_fields(record) -> list[str]:  # noqa: ANN001
     if not before:
         return []
     return sorted(k for k in after if before.get(k) != after.get(k))
-
-
-class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[DataRequired()])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
 def _parse_day(raw: str | None, default: date) -> date:
@@ -191,27 +189,3 @@ def search():
     q = clean_text(request.args.get("q"))
     results = search_registry(db(), actor=g.web_actor, q=q) if q else []
     return render_template("search.html", q=q, results=results)
-
-
-@blueprint.route("/login", methods=["GET", "POST"])
-@public()
-def login():
-    form = LoginForm()
-    if form.validate_on_submit():
-        user = authenticate(db(), form.email.data, form.password.data)
-        if user is not None:
-            session.clear()
-            session["user_id"] = user.id
-            target = request.args.get("next", "")
-            # Only local paths: never an open redirect.
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            and "\\" not in target else url_for("web.index"))
-        flash(_("Unknown e-mail address or wrong password."), "error")
-    return render_template("login.html", form=form), (200 if request.method == "GET" else 400)
-
-
-@blueprint.post("/logout")
-@login_required()
-def logout():
-    session.clear()
-    return redirect(url_for("web.index"))

@@ -16,13 +16,13 @@ def test_history_of_an_agreement_has_its_changes_and_its_decisions(session, cloc
     deny = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
                             request=child_hand(world.tool.slug, "h2"))
     auditor = Actor(kind="user", id="9", roles=("auditor",), permissions=permissions_for_roles(["auditor"]))
-    history = object_history(session, actor=auditor, object_type="data_processing_agreements",
+    history = object_history(session, actor=auditor, clock=clock, object_type="data_processing_agreements",
                              object_id=str(world.agreement.id))
     kinds = [(e.event_type, e.object_id) for e in history]
     assert ("decision", permit.decision.id) in kinds and ("decision", deny.decision.id) in kinds
     assert ("change", str(world.agreement.id)) in kinds
     assert kinds.index(("decision", permit.decision.id)) < kinds.index(("decision", deny.decision.id))
-    licence_history = object_history(session, actor=auditor, object_type="licences",
+    licence_history = object_history(session, actor=auditor, clock=clock, object_type="licences",
                                      object_id=str(world.licence.id))
     assert {e.object_id for e in licence_history if e.event_type == "decision"} == {
         permit.decision.id, deny.decision.id}

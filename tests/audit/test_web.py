@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from registry.db.users import User
-from tests.factories import bearer, child_hand, make_world
+from tests.factories import bearer, browser_login, child_hand, make_world
 
 
 def login(client, session, email: str) -> None:
-    user = session.scalar(select(User).where(User.email == email))
-    with client.session_transaction() as s:
-        s["user_id"] = user.id
+    browser_login(client, session, email)
 
 
 @pytest.fixture

@@ -118,10 +118,15 @@ def test_expired_assertion(client, session, clock, world):
     _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
 
 
-def test_long_lived_assertion_is_refused(client, session, clock, world):
+def test_assertion_lifetime_up_to_an_hour_is_accepted_and_longer_refused_with_the_reason(
+        client, session, clock, world):
     gateway, key = keyed_gateway(session, clock, world.hospital)
-    value = assertion(gateway.client_id, key, clock, exp=later(clock, minutes=30))
-    _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
+    value = assertion(gateway.client_id, key, clock, exp=later(clock, minutes=60))
+    assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+    value = assertion(gateway.client_id, key, clock, exp=later(clock, minutes=62))
+    response = client.post("/oauth/token", data=jwt_form(value))
+    _error(response, 401, "invalid_client")
+    assert "lives too long" in response.get_json()["error_description"]
 
 
 def test_issuer_is_an_accepted_audience(client, session, clock, world):

@@ -28,6 +28,8 @@ def test_uids():
     assert is_uid("1.2.840.10008.5.1.4.1.1.1.1")
     assert not is_uid("1.2.03")  # leading zero in a component
     assert not is_uid("1." + "2" * 70)
+    # DICOM PS3.5 §9.1: at most 64 characters, exactly.
+    assert is_uid("1." + "2" * 62) and not is_uid("1." + "2" * 63)
 
 
 def test_child_hand_is_within_bonexpert():

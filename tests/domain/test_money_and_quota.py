@@ -36,3 +36,29 @@ def test_quota_windows_are_clipped_to_the_term():
     assert (year.starts_on, year.ends_on) == (date(2026, 3, 15), date(2026, 12, 31))
     month = quota_window("month", *term, date(2027, 2, 10))
     assert (month.starts_on, month.ends_on) == (date(2027, 2, 1), date(2027, 2, 28))
+
+
+# The tests below kill mutants that survived `make mutation` (docs/testing.md).
+
+def test_the_extra_cents_go_to_the_largest_remainders_not_to_the_first_shares():
+    # 100 over 3:2:1 is 50, 33.33, 16.67: the one cent left goes to the 0.67, the last share.
+    assert allocate(100, [3, 2, 1]) == [50, 33, 17]
+    assert allocate(101, [1, 1, 2]) == [25, 25, 51]  # remainders .25, .25, .5
+    assert allocate(1, [1, 1]) == [1, 0]  # a tie goes to the earlier share
+
+
+@pytest.mark.parametrize("total, weights", [(-1, [1]), (10, []), (10, [1, -1]), (10, [-1])])
+def test_allocation_refuses_negative_amounts_and_weights(total, weights):
+    with pytest.raises(ValueError):
+        allocate(total, weights)
+
+
+def test_allocation_with_all_weights_zero_splits_evenly():
+    assert allocate(10, [0, 0, 0]) == [4, 3, 3]
+
+
+def test_a_term_quota_without_an_end_runs_open_ended():
+    window = quota_window("term", date(2026, 1, 1), None, date(2031, 6, 1))
+    assert (window.starts_on, window.ends_on) == (date(2026, 1, 1), date(9999, 12, 31))
+    year = quota_window("year", date(2026, 1, 1), None, date(2031, 6, 1))
+    assert (year.starts_on, year.ends_on) == (date(2031, 1, 1), date(2031, 12, 31))

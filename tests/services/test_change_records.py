@@ -31,6 +31,10 @@ NOT_CHANGES = {
     "audit.verify_audit_trail": "reads the chain (after sealing what is pending)",
     "audit.export_entries": "reads entries; the export itself is logged as an R audit entry",
     "audit.prune_audit_trail": "retention of the audit trail itself; logged as a D audit entry",
+    "audit.search_entries": "reads entries; the read is logged as an R audit entry",
+    "audit.object_history": "reads entries; the read is logged as an R audit entry",
+    # Sessions are not business data: logins and logouts are audit entries (tests/sessions).
+    "sessions.end_session": "revokes the caller's own web session; logged as a logout entry",
     # Usage metering (tested in tests/usage): high-volume machine events; the UsageEvent row and
     # one U audit entry per event or expiry record them (see registry.services.usage).
     "usage.report_usage": "writes UsageEvents, moves reservations; an audit entry each",

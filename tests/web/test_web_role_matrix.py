@@ -15,7 +15,7 @@ import pytest
 
 from registry.permissions import ROLE_PERMISSIONS, ROLES
 from registry.services.users import create_user
-from tests.factories import SYSTEM
+from tests.factories import SYSTEM, browser_login
 from tests.web.routes import sample_path, web_rules
 
 
@@ -42,9 +42,7 @@ def test_web_role_matrix(app, client, session, clock, role):
             # Public: they change the session itself or talk to an identity provider; covered by
             # tests/test_routes_declare_permissions.py and tests/sso.
             continue
-        with client.session_transaction() as web_session:
-            web_session.clear()
-            web_session["user_id"] = user.id
+        browser_login(client, session, user.email)
         response = client.open(path, method=method, data={})
         holds = not declared or bool(set(declared) & ROLE_PERMISSIONS[role])
         if holds:

@@ -1,0 +1,139 @@
+"""Credentials that really end, and answers that do not tell known clients from unknown ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from registry.db.audit import AuditEntry
+from registry.services import gateways
+from tests.auth.helpers import (assertion, basic, jwt_form, keyed_gateway, later, new_key,
+                                secret_gateway)
+from tests.factories import SYSTEM, make_world
+
+
+@pytest.fixture
+def world(session, clock):
+    return make_world(session, clock)
+
+
+def _token(client, **kw) -> str:  # noqa: ANN001
+    response = client.post("/oauth/token", **kw)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["access_token"]
+
+
+def _works(client, token: str) -> bool:  # noqa: ANN001
+    response = client.get("/api/v1/bundle", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code in (200, 401)
+    return response.status_code == 200
+
+
+def _last(session, event_type: str) -> AuditEntry:  # noqa: ANN001
+    return session.scalar(select(AuditEntry).where(AuditEntry.event_type == event_type)
+                          .order_by(AuditEntry.id.desc()).limit(1))
+
+
+def test_a_token_dies_with_its_rotated_secret(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    token = _token(client, data={"grant_type": "client_credentials"},
+                   headers=basic(gateway.client_id, secret))
+    assert _works(client, token)
+    gateways.rotate_credential(session, actor=SYSTEM, clock=clock, client_id=gateway.client_id)
+    session.commit()
+    assert not _works(client, token)
+
+
+def test_a_token_dies_with_its_rotated_key(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    token = _token(client, data=jwt_form(assertion(gateway.client_id, key, clock)))
+    assert _works(client, token)
+    gateways.rotate_credential(session, actor=SYSTEM, clock=clock, client_id=gateway.client_id,
+                               public_jwk=new_key("Ed25519").as_dict(private=False))
+    session.commit()
+    assert not _works(client, token)
+
+
+def test_two_client_authentication_methods_in_one_request_are_refused(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    _, secret = secret_gateway(session, clock, world.hospital)
+    # A valid assertion plus a (wrong) Basic header: RFC 6749 §2.3 allows one method only.
+    response = client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, key, clock)),
+                           headers=basic(gateway.client_id, secret))
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "invalid_request" and "one client authentication method" in body["error_description"]
+    assert _last(session, "client-auth").outcome == "failure"
+    # client_secret in the body beside Basic: refused the same way.
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                 "client_secret": secret},
+                           headers=basic(gateway.client_id, secret))
+    assert response.status_code == 400
+
+
+def test_unknown_client_and_wrong_secret_get_the_same_answer(client, session, clock, world):
+    gateway, _ = secret_gateway(session, clock, world.hospital)
+    answers = [client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers=basic(client_id, "aifi_cs_wrong"))
+               for client_id in (gateway.client_id, "gw_nobody")]
+    assert [(r.status_code, r.get_json()) for r in answers][0] == \
+        [(r.status_code, r.get_json()) for r in answers][1]
+    assert answers[0].status_code == 401 and answers[0].get_json()["error"] == "invalid_client"
+
+
+def test_unknown_client_and_wrong_key_get_the_same_answer(client, session, clock, world):
+    gateway, _key = keyed_gateway(session, clock, world.hospital)
+    stranger = new_key("Ed25519")
+    answers = [client.post("/oauth/token", data=jwt_form(assertion(client_id, stranger, clock)))
+               for client_id in (gateway.client_id, "gw_nobody")]
+    assert answers[0].get_json() == answers[1].get_json()
+    assert answers[0].status_code == answers[1].status_code == 401
+
+
+@pytest.mark.parametrize("claims, why", [
+    ({"exp": 1e20}, "a date between 2000 and 9999"),
+    ({"iat": -1e20}, "a date between 2000 and 9999"),
+    ({"nbf": float("inf")}, "a date between 2000 and 9999"),
+    ({"aud": "https://elsewhere.example/token"}, "aud must be"),
+    ({"aud": [["nested"]]}, "aud must be"),
+    ({"jti": None}, "jti"),
+])
+def test_assertion_refusals_say_why_for_known_and_unknown_clients_alike(client, session, clock,
+                                                                        world, claims, why):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    bodies = []
+    for client_id in (gateway.client_id, "gw_nobody"):
+        value = assertion(client_id, key, clock, **claims)
+        response = client.post("/oauth/token", data=jwt_form(value))
+        assert response.status_code == 401
+        bodies.append(response.get_json())
+    assert why in bodies[0]["error_description"]
+    assert bodies[0] == bodies[1]
+
+
+def test_a_replayed_assertion_is_refused_with_the_reason_until_it_expires(client, session, clock, world):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock, exp=later(clock, minutes=55))
+    _token(client, data=jwt_form(value))
+    clock.advance(minutes=50)  # the jti is kept for the assertion's whole life
+    response = client.post("/oauth/token", data=jwt_form(value))
+    assert response.status_code == 401
+    assert "used before" in response.get_json()["error_description"]
+
+
+def test_token_issued_and_failed_client_authentication_are_logged(client, session, clock, world):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    _token(client, data={"grant_type": "client_credentials"}, headers=basic(gateway.client_id, secret))
+    issued = _last(session, "token")
+    assert (issued.actor, issued.outcome, issued.object_id) == (f"gateway:{gateway.client_id}",
+                                                                "success", gateway.client_id)
+    assert issued.on_behalf_of_id == world.hospital.id
+    assert "aifi_at_" not in json.dumps(issued.detail)  # never the token itself
+    client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                headers=basic(gateway.client_id, "aifi_cs_wrong"))
+    failed = _last(session, "client-auth")
+    assert (failed.actor, failed.outcome, failed.object_id) == ("anonymous:-", "failure",
+                                                                gateway.client_id)
+    assert "aifi_cs_wrong" not in json.dumps(failed.detail)

@@ -1,0 +1,132 @@
+"""Validation at the edge: the typed parsers, JSON limits on every JSON route, JSON errors under
+/api and /oauth (404, 405, 500 included), and NUL characters that never become a 503."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from registry.validation import (InvalidInput, bounded_int, check_json_text, clean_text, iso_date,
+                                 json_depth)
+from tests.auth.helpers import basic, staff_bearer
+from tests.factories import child_hand
+
+
+@pytest.mark.parametrize("raw", ["²", "١٢", "-1", "1e3", " ", "", "0x10", "9" * 20, True, None, 1.5])
+def test_bounded_int_refuses_what_int_or_the_database_cannot_hold(raw):
+    with pytest.raises(InvalidInput):
+        bounded_int(raw, "n")
+
+
+def test_bounded_int_range():
+    assert bounded_int("42", "n") == 42 and bounded_int(" 7 ", "n") == 7
+    assert bounded_int(str(2**63 - 1), "n") == 2**63 - 1
+    with pytest.raises(InvalidInput):
+        bounded_int(str(2**63), "n")
+    with pytest.raises(InvalidInput):
+        bounded_int("11", "n", high=10)
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31", "0001-01-01", "2026-02-30", "2026-1-1", "today",
+                                 "２０２６-０１-０１", 20260101])
+def test_iso_date_refuses_the_ends_of_the_calendar_and_non_dates(raw):
+    with pytest.raises(InvalidInput):
+        iso_date(raw, "d")
+
+
+def test_iso_date_accepts_a_sane_date():
+    assert iso_date("2026-06-01", "d") == date(2026, 6, 1)
+
+
+@pytest.mark.parametrize("raw", ["a\x00b", "line\nbreak", "\x7f", 5])
+def test_clean_text_refuses_control_characters(raw):
+    with pytest.raises(InvalidInput):
+        clean_text(raw, "t", max_length=50)
+
+
+def test_json_depth_skips_brackets_inside_strings():
+    assert json_depth(b'{"a": [1, {"b": "[[[[[["}]}') == 3
+    assert json_depth(b'"\\"[[["') == 0
+
+
+@pytest.mark.parametrize("raw, refused", [
+    (b'{"a": "\\u0000"}', True), (b'{"a": "x\\\\\\u0000"}', True),
+    (b'{"a": "\\\\u0000"}', False),  # an escaped backslash, then the text "u0000"
+    (b'{"a": "\\u00001"}', True), (b'[' * 40 + b']' * 40, True), (b'[' * 32 + b']' * 32, False),
+])
+def test_check_json_text(raw, refused):
+    if refused:
+        with pytest.raises(InvalidInput):
+            check_json_text(raw)
+    else:
+        check_json_text(raw)
+
+
+@pytest.mark.parametrize("path, method", [("/api/v1/audit/verify", "post"), ("/api/v1/gateways", "post"),
+                                          ("/api/v1/decisions", "post"), ("/oauth/introspect", "post")])
+def test_deep_json_is_a_400_on_every_json_route(client, session, clock, path, method):
+    headers = staff_bearer(session, clock, "admin@demo.aifi.nl")
+    response = getattr(client, method)(path, data="[" * 5000 + "]" * 5000,
+                                       content_type="application/json", headers=headers)
+    assert response.status_code == 400 and response.is_json
+
+
+def test_nul_never_yields_a_503(app, client, session, clock, world, headers):
+    """On PostgreSQL a NUL in text made the database refuse the statement, reported as an outage."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    cases = {
+        "path": client.get("/api/v1/decisions/a%00b", headers=headers),
+        "body field": client.post("/api/v1/decisions", headers=headers, json=dict(
+            child_hand(world.tool.slug, "nul").model_dump(mode="json", exclude_none=True),
+            tool_version="1.0\x00")),
+        "client id (Basic)": client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                         headers=basic("gw\x00", "aifi_cs_x")),
+        "client id (form)": client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                              "client_id": "gw\x00"}),
+        "login e-mail": client.post("/login", data={"email": "a\x00@demo.aifi.nl", "password": "x"}),
+        "audit filter": client.get("/api/v1/audit/entries?actor=a%00",
+                                   headers=staff_bearer(session, clock, "auditor@demo.aifi.nl")),
+        "web path": client.get("/audit/object/x%00/y"),
+    }
+    for where, response in cases.items():
+        assert response.status_code in (400, 401), (where, response.status_code)
+
+
+def test_errors_under_api_and_oauth_are_json(client, app, monkeypatch, session, clock):
+    assert client.get("/api/v1/nothing-here").get_json()["error"]["code"] == "NOT_FOUND"
+    assert client.get("/oauth/nothing-here").get_json()["error"] == "invalid_request"
+    assert client.delete("/api/v1/decisions").get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert client.get("/oauth/token").status_code == 405 and client.get("/oauth/token").is_json
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("a bug")
+
+    from registry.services import audit
+
+    monkeypatch.setattr(audit, "search_entries", broken)
+    response = client.get("/api/v1/audit/entries", headers=staff_bearer(session, clock,
+                                                                       "auditor@demo.aifi.nl"))
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "INTERNAL_ERROR"
+    assert "a bug" not in response.get_data(as_text=True)  # the text stays in the log
+
+
+def test_query_integers_beyond_64_bits_are_a_400(client, session, clock, world):
+    for query in ("after_seq=99999999999999999999", "limit=%C2%B2", "after_seq=-1"):
+        response = client.get(f"/api/v1/audit/checkpoints?{query}")
+        assert response.status_code == 400 and response.is_json, query
+
+
+def test_audit_period_at_the_end_of_the_calendar_is_a_400(client, session, clock):
+    headers = staff_bearer(session, clock, "auditor@demo.aifi.nl")
+    for query in ("to=9999-12-31", "from=0001-01-01", "organisation=%C2%B2"):
+        response = client.get(f"/api/v1/audit/entries?{query}", headers=headers)
+        assert response.status_code == 400, query
+
+
+@pytest.mark.parametrize("at", ["9999-12-31", "0001-01-01"])
+def test_evaluating_at_the_ends_of_the_calendar_is_not_a_5xx(client, world, headers, at):
+    body = dict(child_hand(world.tool.slug, "ends").model_dump(mode="json", exclude_none=True), at=at)
+    response = client.post("/api/v1/decisions/evaluate", json=body, headers=headers)
+    assert response.status_code in (200, 400), response.get_data()[:300]

@@ -76,7 +76,7 @@ def wait_for(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def prepare(database_url: str, key_dir: Path) -> tuple[str, str]:
+def prepare(database_url: str, key_dir: Path, scope: str = "routing:decide") -> tuple[str, str]:
     """Migrate, seed the demo world, add a bench hospital with no quota cap; return (tool, token)."""
     from sqlalchemy.orm import sessionmaker
 
@@ -99,7 +99,7 @@ def prepare(database_url: str, key_dir: Path) -> tuple[str, str]:
                        contract_term=(date(year, 1, 1), date(year, 12, 31)),
                        agreement_term=(date(year, 1, 1), None))
     token = issue_gateway_token(session, clock=clock, gateway=world.gateway,
-                                scope="routing:decide", ttl=3600)
+                                scope=scope, ttl=3600)
     session.commit()
     engine.dispose()
     return world.tool.slug, token.access_token

@@ -97,8 +97,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app.register_blueprint(docs_blueprint)
     from registry.edge import register_edge
+    from registry.ops import register_ops
 
     register_edge(app)
+    register_ops(app)  # /healthz, /readyz, /metrics
     from registry.web.errors import register_error_pages
     from registry.web.security import register_security_headers
 

@@ -137,6 +137,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         # A served registry seals its audit trail itself (every 5 s, one sealer at a time across
         # workers and instances), unless told otherwise.
         settings = settings.model_copy(update={"audit_seal_interval": 5.0})
+    _metrics_directory()
 
     class _App(BaseApplication):
         def load_config(self):  # noqa: ANN202
@@ -147,6 +148,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("accesslog", "-")
             # Access log without query strings: they never carry secrets here, but be sure.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
+            self.cfg.set("child_exit", _metrics_worker_exit)
 
         def load(self):  # noqa: ANN202
             from registry.app import create_app
@@ -155,6 +157,22 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     click.echo(f"serving on http://{host}:{port}")
     _App().run()
+
+
+def _metrics_directory() -> None:
+    """prometheus-client's multiprocess mode: every worker writes its samples here and a scrape
+    of any worker adds them up. A fresh directory per start (stale files would count twice)."""
+    import os
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="registry-metrics-")
+
+
+def _metrics_worker_exit(_server, worker) -> None:  # noqa: ANN001
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 @main.group()

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     login_throttle_window: int = Field(default=15 * 60, ge=60, le=24 * 3600)
     login_max_failures_per_account: int = Field(default=5, ge=1, le=1000)
     login_max_failures_per_address: int = Field(default=20, ge=1, le=100000)
+    # Bearer token that opens /metrics to operators; unset, /metrics is refused.
+    metrics_token: str | None = Field(default=None, min_length=32)
 
     @field_validator("timezone")
     @classmethod

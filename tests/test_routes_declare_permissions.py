@@ -31,6 +31,10 @@ PUBLIC_ENDPOINTS = {
     "api_docs.docs": "the same document as a page",
     "web.sso_start": "starts single sign-on at an organisation's identity provider; nothing is shown or changed",
     "web.sso_callback": "the identity provider returns here; state, PKCE and the signed id_token authenticate",
+    "ops.healthz": "liveness probe: says only that the process answers",
+    "ops.readyz": "readiness probe for the load balancer: names failing checks, no data",
+    "ops.metrics_view": "operators only, by the bearer token REGISTRY_METRICS_TOKEN (not a user "
+                        "permission); refused (404) when no token is configured",
 }
 
 # Need a logged-in person but no particular permission (declared as an empty tuple by

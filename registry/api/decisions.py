@@ -8,6 +8,7 @@ from registry.api import blueprint
 from registry.api.auth import BadRequest, current_actor, parse_body, requires
 from registry.audit.access import log_decision_read
 from registry.edge import db, error_body, registry
+from registry.ops import observe_decision
 from registry.permissions import Permission
 from registry.schemas import DecisionIn, EvaluateIn
 from registry.services import decisions as service
@@ -34,6 +35,7 @@ def _answer(use_case, schema):  # noqa: ANN001, ANN202
     outcome = use_case(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
                        request=body, terms=reg.terms)
     session.commit()
+    observe_decision(outcome.decision.outcome, outcome.decision.reasons)
     return jsonify(_signed(service.decision_view(outcome)))
 
 

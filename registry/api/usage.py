@@ -12,6 +12,7 @@ from registry.actor import Actor
 from registry.api import blueprint
 from registry.api.auth import BadRequest, current_actor, requires
 from registry.edge import db, registry
+from registry.ops import observe_usage
 from registry.permissions import Permission
 from registry.services import usage as service
 
@@ -44,6 +45,7 @@ def report():
     session = db()
     result = service.report_usage(session, actor=current_actor(), clock=reg.clock, events=events)
     session.commit()
+    observe_usage(result.accepted, result.duplicates, len(result.rejected))
     _sweep(session, reg)
     return jsonify(result.view())
 

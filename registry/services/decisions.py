@@ -172,7 +172,7 @@ def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway 
                   request: DecisionIn, day: date, view: TermsView | None = None) -> Snapshot:
     """The facts for one decision: terms from ``view`` (the in-memory terms of this transaction's
     revision), the quota counter and any objection from the database."""
-    view = view or terms_view(session, None)
+    view = view or TermsView(session, {})  # no cache: loaded for this snapshot only
     row = _tool_row(view, request.tool, request.tool_version)
     tool, version = (row[0], row[1]) if row else (None, None)
     snap = Snapshot(day=day, hospital=hospital, gateway=gateway, tool=tool, version=version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -65,9 +65,9 @@ def reserve(session: Session, licence_id: int, window: Window, limit: int | None
     return False, False
 
 
-def release(session: Session, licence_id: int, window_start: date) -> None:
-    """Give one unit back (a failed, cancelled or expired reservation)."""
+def release(session: Session, licence_id: int, window_start: date, units: int = 1) -> None:
+    """Give ``units`` back (failed, cancelled or expired reservations); never below zero."""
     session.execute(update(QuotaCounter)
                     .where(QuotaCounter.licence_id == licence_id,
                            QuotaCounter.window_start == window_start, QuotaCounter.used > 0)
-                    .values(used=QuotaCounter.used - 1))
+                    .values(used=case((QuotaCounter.used >= units, QuotaCounter.used - units), else_=0)))

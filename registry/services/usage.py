@@ -30,13 +30,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor, PermissionDenied
-from registry.audit.entries import UPDATE, append_entry
+from registry.audit.entries import UPDATE, append_entry, entry_values
 from registry.clock import Clock
+from registry.db.audit import AuditEntry
 from registry.db.contracts import Licence, QuotaCounter
 from registry.db.decisions import Decision, Reservation, UsageEvent
 from registry.db.tools import Tool
@@ -135,7 +136,6 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
     if len(events) > MAX_EVENTS:
         raise ValidationFailed(f"at most {MAX_EVENTS} events per request",
                                {"events": f"{len(events)} events"})
-    report = UsageReport()
     now = clock.now()
     # Every event is judged on its own: first validated (nothing unvalidated reaches a query),
     # then recorded in a savepoint of its own, so one bad event is one rejected index.
@@ -145,7 +145,26 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
             checked.append((index, _validate(raw, now)))
         except _Reject as rej:
             checked.append((index, rej))
-    _lock_decisions(session, actor, [e for _, e in checked if isinstance(e, UsageEventIn)])
+    decisions = _lock_decisions(session, actor, [e for _, e in checked if isinstance(e, UsageEventIn)])
+    try:
+        # The whole batch in a handful of statements; should anything not fit (a value the
+        # database refuses after all, a concurrent report of the same event), the savepoint
+        # undoes it and every event is recorded on its own instead, in a savepoint of its own.
+        with session.begin_nested():
+            return _record_batch(session, actor=actor, now=now, checked=checked, decisions=decisions)
+    except (_BatchFallback, IntegrityError) as exc:
+        log.info("usage batch recorded event by event: %s", type(exc).__name__)
+    except StatementError as exc:
+        if not _unstorable(exc):
+            raise
+        log.info("usage batch recorded event by event: %s", type(exc.orig or exc).__name__)
+    return _record_each(session, actor=actor, now=now, checked=checked)
+
+
+def _record_each(session: Session, *, actor: Actor, now: datetime,
+                 checked: list[tuple[int, UsageEventIn | _Reject]]) -> UsageReport:
+    """The batch event by event, each in a savepoint: one bad event is one rejected index."""
+    report = UsageReport()
     quota_moves: list[tuple[str, Decision]] = []
     for index, event in checked:
         try:
@@ -183,7 +202,86 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
     return report
 
 
-def _lock_decisions(session: Session, actor: Actor, events: list[UsageEventIn]) -> None:
+
+class _BatchFallback(Exception):
+    """The batch path met something it does not handle; the events are recorded one by one."""
+
+
+def _record_batch(session: Session, *, actor: Actor, now: datetime,
+                  checked: list[tuple[int, UsageEventIn | _Reject]],
+                  decisions: dict[str, Any]) -> UsageReport:
+    """The batch in a handful of statements whatever its size: the existing events by id, one
+    conditional UPDATE per reservation move, one multi-row INSERT each of usage events and audit
+    entries, one counter update per (licence, window). The same judgement as
+    :func:`_record_one`, event by event in batch order, over rows locked by _lock_decisions."""
+    report = UsageReport()
+    conn = session.connection()
+    valid = [e for _, e in checked if isinstance(e, UsageEventIn)]
+    known = {row.event_id: (row.decision_id, row.outcome) for row in conn.execute(
+        select(UsageEvent.event_id, UsageEvent.decision_id, UsageEvent.outcome)
+        .where(UsageEvent.hospital_id == actor.hospital_id,
+               UsageEvent.event_id.in_(sorted({e.event_id for e in valid}))))} if valid else {}
+    state = {decision_id: row.reservation for decision_id, row in decisions.items()}
+    moves: dict[tuple[str, str], list[str]] = {}
+    releases: dict[tuple[int, date], int] = {}
+    usage_rows, audit_rows = [], []
+    for index, event in checked:
+        try:
+            if isinstance(event, _Reject):
+                raise event
+            if event.event_id in known:
+                if known[event.event_id] == (event.decision_id, event.outcome):
+                    raise _Duplicate()
+                raise _Reject("EVENT_ID_REUSED", "this event_id was already used for another decision "
+                              "or outcome; event ids must be unique per hospital")
+            decision = decisions.get(event.decision_id)
+            if decision is None:
+                raise _Reject("DECISION_NOT_FOUND", f"no decision {event.decision_id}")
+            if decision.kind != "decide" or decision.reservation == Reservation.NONE:
+                raise _Reject("NOT_A_RESERVATION", "this decision reserved nothing (a deny, dry run or "
+                              "evaluation); there is no usage to report for it")
+            before, target = state[decision.id], _TARGET[event.outcome]
+            if before in (Reservation.CONFIRMED, Reservation.RELEASED):
+                if before == target:
+                    raise _Duplicate()
+                raise _Reject("DECISION_ALREADY_FINALISED", f"this decision was already reported as {before}")
+            if target == Reservation.CONFIRMED and before == Reservation.EXPIRED:
+                raise _BatchFallback("a late completion takes quota again")  # rare: one by one
+        except _Duplicate:
+            report.duplicates += 1
+            continue
+        except _Reject as rej:
+            report.rejected.append({"index": index, "code": rej.code, "detail": rej.detail})
+            continue
+        state[decision.id] = target
+        known[event.event_id] = (event.decision_id, event.outcome)
+        moves.setdefault((before, target), []).append(decision.id)
+        if target == Reservation.RELEASED and before == Reservation.RESERVED:
+            key = (decision.licence_id, decision.quota_window_start)
+            releases[key] = releases.get(key, 0) + 1
+        usage_rows.append({"event_id": event.event_id, "hospital_id": actor.hospital_id,
+                           "gateway_id": actor.gateway_id, "decision_id": decision.id,
+                           "outcome": event.outcome, "occurred_at": event.occurred_at, "received_at": now})
+        audit_rows.append(entry_values(**_usage_audit(actor, now, decision, event, before, target)))
+        report.accepted += 1
+    for (before, target), ids in sorted(moves.items()):
+        moved = conn.execute(update(Decision).where(Decision.id.in_(ids), Decision.reservation == before)
+                             .values(reservation=target, finalised_at=now)).rowcount
+        if moved != len(ids):  # pragma: no cover - the rows are locked; SQLite has one writer
+            raise _BatchFallback("a reservation moved under the batch")
+    if usage_rows:
+        conn.execute(insert(UsageEvent), usage_rows)
+        conn.execute(insert(AuditEntry), audit_rows)
+    for (licence_id, window_start), n in sorted(releases.items()):  # counters last, in order
+        quota_service.release(session, licence_id, window_start, n)
+    return report
+
+
+_BATCH_COLUMNS = (Decision.id, Decision.kind, Decision.reservation, Decision.licence_id,
+                  Decision.quota_window_start, Decision.tool_slug, Decision.study_key, Decision.purpose)
+
+
+def _lock_decisions(session: Session, actor: Actor, events: list[UsageEventIn]) -> dict[str, Any]:
     """Lock the batch's decisions up front, in id order (PostgreSQL; SQLite has one writer).
 
     With every writer taking decision rows first (in id order, or skipping locked ones as the
@@ -191,10 +289,13 @@ def _lock_decisions(session: Session, actor: Actor, events: list[UsageEventIn]) 
     other in a circle: concurrent reports and sweeps cannot deadlock.
     """
     ids = sorted({e.decision_id for e in events})
-    if ids:
-        session.execute(select(Decision.id).where(Decision.id.in_(ids),
-                                                  Decision.hospital_id == actor.hospital_id)
-                        .order_by(Decision.id).with_for_update())
+    if not ids:
+        return {}
+    # Read after the lock is granted: what a concurrent report finalised is seen here.
+    rows = session.execute(select(*_BATCH_COLUMNS).where(Decision.id.in_(ids),
+                                                         Decision.hospital_id == actor.hospital_id)
+                           .order_by(Decision.id).with_for_update())
+    return {row.id: row for row in rows}
 
 
 def _move_quota(session: Session, moves: list[tuple[str, Decision]]) -> None:
@@ -260,17 +361,23 @@ def _record_one(session: Session, *, actor: Actor, now: datetime,
     session.add(UsageEvent(event_id=event.event_id, hospital_id=actor.hospital_id,
                            gateway_id=actor.gateway_id, decision_id=decision.id,
                            outcome=event.outcome, occurred_at=event.occurred_at, received_at=now))
-    append_entry(session, actor=actor, at=now, event_type="usage", action_code=UPDATE,
-                 outcome="success", object_type="decision", object_id=decision.id,
-                 objects=[{"type": "decision", "id": decision.id},
-                          {"type": "tool", "id": decision.tool_slug},
-                          {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"}],
-                 detail={"event_id": event.event_id, "outcome": event.outcome,
-                         "occurred_at": event.occurred_at.isoformat(),
-                         "reservation": {"before": str(before), "after": str(target)},
-                         "late": late},
-                 purpose_of_use=decision.purpose)
+    append_entry(session, **_usage_audit(actor, now, decision, event, before, target))
     return move
+
+
+def _usage_audit(actor: Actor, now: datetime, decision: Any, event: UsageEventIn, before: str,
+                 target: str) -> dict[str, Any]:
+    """The NEN 7513 entry of one recorded usage event (U on its decision)."""
+    return dict(actor=actor, at=now, event_type="usage", action_code=UPDATE,
+                outcome="success", object_type="decision", object_id=decision.id,
+                objects=[{"type": "decision", "id": decision.id},
+                         {"type": "tool", "id": decision.tool_slug},
+                         {"type": "study", "id": decision.study_key, "sensitivity": "opaque-key"}],
+                detail={"event_id": event.event_id, "outcome": event.outcome,
+                        "occurred_at": event.occurred_at.isoformat(),
+                        "reservation": {"before": str(before), "after": str(target)},
+                        "late": before == Reservation.EXPIRED},
+                purpose_of_use=decision.purpose)
 
 
 def _transition(session: Session, decision_id: str, before: str, after: str, now: datetime) -> bool:

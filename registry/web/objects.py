@@ -159,7 +159,7 @@ def actor_name(ref: str) -> str:
     if ref not in cache:
         kind, _, ident = ref.partition(":")
         text = ref
-        if kind == "user" and ident.isdigit():
+        if kind == "user" and ident.isascii() and ident.isdigit() and len(ident) < 19:
             user = db().get(User, int(ident))
             text = f"{user.name} ({user.email})" if user and user.name else (user.email if user else ref)
         elif kind == "gateway":
@@ -171,14 +171,19 @@ def actor_name(ref: str) -> str:
     return cache[ref]
 
 
+def _small_int(value: object) -> bool:
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
 @blueprint.app_template_global("object_label")
 def object_label(object_type: str, object_id: str) -> str:
     """An object named in the audit trail, by its name or reference where it has one."""
     names = request_names()
-    if object_type == "organisations" and str(object_id).isdigit():
+    if object_type == "organisations" and _small_int(object_id):
         return names.org(int(object_id)) or object_id
     type_key = AUDIT_OBJECT_PAGES.get(object_type)
-    if type_key in ("contracts", "licences", "agreements", "gateways", "users") and str(object_id).isdigit():
+    if type_key in ("contracts", "licences", "agreements", "gateways", "users") and _small_int(object_id):
         otype = OBJECT_TYPES[type_key]
         row = db().get(otype.model, int(object_id))
         return otype.title(row) if row is not None else object_id

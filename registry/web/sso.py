@@ -58,7 +58,7 @@ def _sso_login_options():
 
 
 def _provider_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         abort(404)
     return int(raw)
 

@@ -31,10 +31,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from flask import Flask
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 from registry.clock import FixedClock
@@ -68,8 +69,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @dataclass
 class LiveServer:
     url: str
+    app: Flask
     engine: Engine
     clock: FixedClock
+
+    def session(self) -> Session:
+        """A session on the served database, for a test that must look into or change its world
+        (commit what the server should see)."""
+        return sessionmaker(bind=self.engine)()
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +99,7 @@ def live_server(tmp_path_factory, policy_engine):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-registry", daemon=True)
     thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", engine=engine, clock=clock)
+    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, engine=engine, clock=clock)
     server.shutdown()
     thread.join(timeout=10)
     server.server_close()

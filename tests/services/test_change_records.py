@@ -84,9 +84,22 @@ def _calls(w, clock):
             s, **kw, reference="DPA-X", controller_id=w.hospital.id, processor_id=w.vendor.id,
             purposes=["research"], effective_on=None, ends_on=None),
         "agreements.add_subprocessor": lambda s: agreements.add_subprocessor(
-            s, **kw, agreement_id=w.agreement.id, name="Hosting BV"),
+            s, **kw, agreement_id=w.agreement.id, name="Hosting BV", approved_on=date(2026, 5, 1),
+            approval_reference="controller's letter of 2026-05-01"),
+        "agreements.remove_subprocessor": lambda s: agreements.remove_subprocessor(
+            s, **kw, agreement_id=w.agreement.id, subprocessor_id=agreements.add_subprocessor(
+                s, **kw, agreement_id=w.agreement.id, name="Hosting BV", approved_on=date(2026, 5, 1),
+                approval_reference="letter").id, note="replaced"),
         "agreements.transition_agreement": lambda s: agreements.transition_agreement(
-            s, **kw, agreement_id=w.agreement.id, to="terminated", reason="x"),
+            s, **kw, agreement_id=w.agreement.id, to="suspended", note="breach under investigation"),
+        "agreements.update_agreement": lambda s: agreements.update_agreement(
+            s, **kw, agreement_id=w.agreement.id, changes={"subject": "Bone-age analysis"}),
+        "agreements.add_agreement_note": lambda s: agreements.add_agreement_note(
+            s, **kw, agreement_id=w.agreement.id, note="Checked the security annex."),
+        "agreements.record_deletion": lambda s: (agreements.transition_agreement(
+            s, **kw, agreement_id=w.agreement.id, to="terminated", note="end", terminated_on=date(2026, 5, 1),
+            deletion_due_on=date(2026, 5, 31)), agreements.record_deletion(
+            s, **kw, agreement_id=w.agreement.id, done_on=date(2026, 5, 20), evidence="certificate 7")),
         "objections.create_purpose": lambda s: objections.create_purpose(
             s, **kw, code="teaching", label_en="Teaching", label_nl="Onderwijs"),
         "objections.record_objection": lambda s: objections.record_objection(

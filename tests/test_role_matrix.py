@@ -90,6 +90,21 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
     "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
     "api.matrix": lambda c: ("GET", "/api/v1/matrix?on=2026-06-01", {}),
+    # The legal workspace: agreements (a draft born, terms, lifecycle, journal, sub-processors).
+    "api.agreement_create": lambda c: ("POST", "/api/v1/agreements", {"json": {
+        "reference": f"DPA-M-{uuid.uuid4().hex[:6]}", "controller_id": c.world.hospital.id,
+        "processor_id": c.world.operator.id, "purposes": ["clinical-care"]}}),
+    "api.agreement_update": lambda c: ("PATCH", f"/api/v1/agreements/{c.world.agreement.id}",
+                                       {"json": {"subject": "matrix"}}),
+    "api.agreement_transition": lambda c: ("POST", f"/api/v1/agreements/{c.world.agreement.id}/transitions",
+                                           {"json": {"to": "suspended", "note": "matrix"}}),
+    "api.agreement_note": lambda c: ("POST", f"/api/v1/agreements/{c.world.agreement.id}/notes",
+                                     {"json": {"note": "matrix"}}),
+    "api.agreement_subprocessor_add": lambda c: (
+        "POST", f"/api/v1/agreements/{c.world.agreement.id}/subprocessors/{c.world.operator.id}",
+        {"json": {"approved_on": "2026-05-01", "approval_reference": "matrix letter"}}),
+    "api.agreement_subprocessor_remove": lambda c: (
+        "DELETE", f"/api/v1/agreements/{c.world.agreement.id}/subprocessors/{c.world.vendor.id}", {}),
 }
 
 

@@ -59,7 +59,7 @@ def _validate_terms(session: Session, terms: dict[str, Any]) -> dict[str, str]:
 
 def create_agreement(session: Session, *, actor: Actor, clock: Clock, reference: str,
                      controller_id: int, processor_id: int, purposes: list[str],
-                     effective_on: date | None, ends_on: date | None, status: str = Status.DRAFT,
+                     effective_on: date | None = None, ends_on: date | None = None, status: str = Status.DRAFT,
                      signed_on: date | None = None, subprocessors: list[dict[str, Any]] = (),
                      **details: Any) -> DataProcessingAgreement:
     """Draft an agreement; whoever drafts it cannot approve it later (four eyes)."""
@@ -245,6 +245,19 @@ def add_subprocessor(session: Session, *, actor: Actor, clock: Clock, agreement_
                                 organisation_id=organisation_id, role=role.strip(),
                                 location=(location or (org.country if org else "") or "").strip(),
                                 approved_on=approved_on, approval_reference=approval_reference.strip())
+
+
+def current_subprocessor(session: Session, *, actor: Actor, agreement_id: int,
+                         organisation_id: int) -> SubProcessor:
+    """The organisation's sub-processor row under the agreement that is still in the chain."""
+    actor.require(Permission.AGREEMENTS_READ)
+    dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
+    row = session.scalar(select(SubProcessor).where(SubProcessor.agreement_id == dpa.id,
+                                                    SubProcessor.organisation_id == organisation_id,
+                                                    SubProcessor.withdrawn_on.is_(None)))
+    if row is None:
+        raise NotFound(f"organisation {organisation_id} is no current sub-processor under agreement {agreement_id}")
+    return row
 
 
 def remove_subprocessor(session: Session, *, actor: Actor, clock: Clock, agreement_id: int,

@@ -1,0 +1,183 @@
+"""Staff API for data-processing agreements: draft (POST), change the terms (PATCH), move through the
+lifecycle (transitions), the reviewer's journal and sub-processors. The reads are the generic
+``GET /api/v1/agreements[/<id>]``; every answer here is the same ``AgreementOut``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from flask import jsonify, request
+from pydantic import Field
+
+from registry.api import blueprint
+from registry.api.auth import current_actor, parse_body, requires
+from registry.api.openapi import document
+from registry.domain.agreements import CLAUSE_KEYS, Status
+from registry.edge import db, registry
+from registry.permissions import Permission
+from registry.schemas import _Strict
+from registry.services import agreements as service
+from registry.services.errors import NotFound
+from registry.workspace.base import Names
+from registry.workspace.types.agreements import AGREEMENTS, AgreementOut
+
+Text = Annotated[str, Field(max_length=1000)]
+Items = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)]
+Clauses = Annotated[dict[Literal[CLAUSE_KEYS], Annotated[str, Field(max_length=4000)]],  # type: ignore[valid-type]
+                    Field(description="Art. 28(3) clauses by element: " + ", ".join(CLAUSE_KEYS))]
+Hours = Annotated[int, Field(ge=1, le=24 * 30)]
+
+
+class TermsPatch(_Strict):
+    """The terms; a PATCH changes only the fields it names."""
+
+    subject: Text | None = None
+    model: Annotated[str, Field(max_length=120)] | None = None
+    purposes: Items | None = None
+    data_categories: Items | None = None
+    data_subjects: Items | None = None
+    processing_locations: Items | None = None
+    transfer_mechanism: Annotated[str, Field(max_length=200)] | None = None
+    retention: Annotated[str, Field(max_length=500)] | None = None
+    deletion_terms: Text | None = None
+    breach_notification_hours: Hours | None = None
+    security_certificate: Annotated[str, Field(max_length=200)] | None = None
+    security_certificate_expires_on: date | None = None
+    clauses: Clauses | None = None
+    effective_on: date | None = None
+    ends_on: date | None = None
+
+
+class AgreementIn(TermsPatch):
+    """A new agreement: always a draft (there is no status to send)."""
+
+    reference: Annotated[str, Field(min_length=1, max_length=64)]
+    controller_id: int
+    processor_id: int
+    purposes: Items
+
+
+class TransitionIn(_Strict):
+    to: Literal[tuple(Status)]  # type: ignore[valid-type]
+    note: Annotated[str, Field(max_length=500)] = ""
+    signed_on: date | None = None
+    effective_on: date | None = None
+    ends_on: date | None = None
+    terminated_on: date | None = None
+    deletion_due_on: date | None = None
+
+
+class NoteIn(_Strict):
+    note: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class NoteOut(_Strict):
+    id: int
+    author: str
+    author_label: str
+    note: str
+    created_at: str
+
+
+class SubProcessorIn(_Strict):
+    """Art. 28(2): the controller's prior written authorisation, recorded with the sub-processor."""
+
+    approved_on: date
+    approval_reference: Annotated[str, Field(min_length=1, max_length=500)]
+    role: Annotated[str, Field(max_length=200)] = ""
+    location: Annotated[str, Field(max_length=120)] = ""
+
+
+class RemovalIn(_Strict):
+    last_day: date | None = None
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+def _answer(dpa, status: int = 200):  # noqa: ANN001, ANN202
+    return jsonify(AGREEMENTS.to_public(dpa, Names(db()))), status
+
+
+def _id(key: str) -> int:
+    if not key.isascii() or not key.isdigit() or len(key) > 18:
+        raise NotFound(f"no such object {key[:20]}")
+    return int(key)
+
+
+@blueprint.post("/agreements")
+@document("Draft a data-processing agreement", "Staff: agreements", body=AgreementIn, response=AgreementOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_create():
+    body = parse_body(AgreementIn)
+    session = db()
+    dpa = service.create_agreement(session, actor=current_actor(), clock=registry().clock,
+                                   **body.model_dump(exclude_unset=True))
+    session.commit()
+    return _answer(dpa, 201)
+
+
+@blueprint.patch("/agreements/<key>")
+@document("Change the terms of an agreement (approved or signed terms go back to review)", "Staff: agreements",
+          body=TermsPatch, response=AgreementOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_update(key: str):
+    body = parse_body(TermsPatch)
+    session = db()
+    dpa = service.update_agreement(session, actor=current_actor(), clock=registry().clock, agreement_id=_id(key),
+                                   changes=body.model_dump(exclude_unset=True))
+    session.commit()
+    return _answer(dpa)
+
+
+@blueprint.post("/agreements/<key>/transitions")
+@document("Move an agreement through its lifecycle", "Staff: agreements", body=TransitionIn,
+          response=AgreementOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_transition(key: str):
+    body = parse_body(TransitionIn)
+    session = db()
+    dpa = service.transition_agreement(session, actor=current_actor(), clock=registry().clock,
+                                       agreement_id=_id(key), **body.model_dump())
+    session.commit()
+    return _answer(dpa)
+
+
+@blueprint.post("/agreements/<key>/notes")
+@document("Add a note to an agreement's review journal", "Staff: agreements", body=NoteIn, response=NoteOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_note(key: str):
+    body = parse_body(NoteIn)
+    session = db()
+    note = service.add_agreement_note(session, actor=current_actor(), clock=registry().clock,
+                                      agreement_id=_id(key), note=body.note)
+    session.commit()
+    return jsonify({"id": note.id, "author": note.author, "author_label": note.author_label, "note": note.note,
+                    "created_at": note.created_at.isoformat()}), 201
+
+
+@blueprint.post("/agreements/<key>/subprocessors/<sid>")
+@document("Add an organisation as sub-processor, with the controller's recorded approval", "Staff: agreements",
+          body=SubProcessorIn, response=AgreementOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_subprocessor_add(key: str, sid: str):
+    body = parse_body(SubProcessorIn)
+    session = db()
+    service.add_subprocessor(session, actor=current_actor(), clock=registry().clock, agreement_id=_id(key),
+                             organisation_id=_id(sid), **body.model_dump())
+    session.commit()
+    return _answer(service.get_agreement(session, actor=current_actor(), agreement_id=_id(key)), 201)
+
+
+@blueprint.delete("/agreements/<key>/subprocessors/<sid>")
+@document("Remove a sub-processor (kept in the history, out of the chain after its last day)",
+          "Staff: agreements", body=RemovalIn, response=AgreementOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_subprocessor_remove(key: str, sid: str):
+    # A DELETE usually has no body: then today is the last day and there is no note.
+    body = parse_body(RemovalIn) if request.get_data() else RemovalIn()
+    session = db()
+    row = service.current_subprocessor(session, actor=current_actor(), agreement_id=_id(key), organisation_id=_id(sid))
+    service.remove_subprocessor(session, actor=current_actor(), clock=registry().clock, agreement_id=_id(key),
+                                subprocessor_id=row.id, **body.model_dump())
+    session.commit()
+    return _answer(service.get_agreement(session, actor=current_actor(), agreement_id=_id(key)))

@@ -170,3 +170,29 @@ def test_the_journal_is_apart_from_the_change_log(session, clock):
     with pytest.raises(ValidationFailed):
         agreements.add_agreement_note(session, actor=REVIEWER, clock=clock, agreement_id=world.agreement.id,
                                       note="   ")
+
+
+def test_deletion_or_return_is_an_open_item_until_recorded(session, clock):
+    from registry.services.attention import needs_attention
+
+    world = make_world(session, clock)
+    agreements.transition_agreement(session, actor=REVIEWER, clock=clock, agreement_id=world.agreement.id,
+                                    to="terminated", note="end of service", terminated_on=date(2026, 5, 1),
+                                    deletion_due_on=date(2026, 5, 31))
+    assert world.agreement in needs_attention(session, actor=VIEWER, clock=clock).deletions_due
+    with pytest.raises(ValidationFailed):
+        agreements.record_deletion(session, actor=REVIEWER, clock=clock, agreement_id=world.agreement.id,
+                                   done_on=date(2026, 5, 20), evidence=" ")
+    agreements.record_deletion(session, actor=REVIEWER, clock=clock, agreement_id=world.agreement.id,
+                               done_on=date(2026, 5, 20), evidence="certificate of deletion no. 7")
+    assert world.agreement not in needs_attention(session, actor=VIEWER, clock=clock).deletions_due
+
+
+def test_the_processors_security_certificate_expiring_is_an_alert(session, clock):
+    from registry.services.attention import needs_attention
+
+    world = make_world(session, clock)
+    world.agreement.security_certificate_expires_on = date(2026, 6, 20)
+    session.flush()
+    endings = needs_attention(session, actor=VIEWER, clock=clock).endings
+    assert any(e.kind == "agreement_certificates" and e.row is world.agreement and e.days_left == 19 for e in endings)

@@ -1,5 +1,6 @@
 """agreement lifecycle: approved and suspended states, Art. 28(3) clauses, four eyes, ending with
-deletion or return, the reviewer's journal, recorded sub-processor approvals
+deletion or return, the reviewer's journal, recorded sub-processor approvals; objections' source and
+why they were withdrawn
 
 Revision ID: 0007
 Revises: 0004
@@ -61,7 +62,19 @@ def upgrade() -> None:
 
 
 
+    with op.batch_alter_table('patient_objections', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('withdrawn_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        # Objections recorded before this revision came in through the demo seed or the old forms.
+        batch_op.add_column(sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False,
+                                      server_default='ui'))
+    with op.batch_alter_table('patient_objections', schema=None) as batch_op:
+        batch_op.alter_column('source', server_default=None)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('patient_objections', schema=None) as batch_op:
+        batch_op.drop_column('source')
+        batch_op.drop_column('withdrawn_reason')
     # The new states have no place in the old schema: back to the nearest old one.
     op.execute("UPDATE data_processing_agreements SET status = 'in_review' WHERE status = 'approved'")
     op.execute("UPDATE data_processing_agreements SET status = 'terminated' WHERE status = 'suspended'")

@@ -14,3 +14,4 @@ from registry.api import audit  # noqa: E402,F401
 from registry.api import usage  # noqa: E402,F401
 from registry.api import objects  # noqa: E402,F401
 from registry.api import agreements  # noqa: E402,F401
+from registry.api import objections  # noqa: E402,F401

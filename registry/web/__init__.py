@@ -12,3 +12,4 @@ from registry.web import objects  # noqa: E402,F401
 from registry.web import tokens  # noqa: E402,F401
 from registry.web import sso  # noqa: E402,F401
 from registry.web import agreements  # noqa: E402,F401
+from registry.web import objections  # noqa: E402,F401

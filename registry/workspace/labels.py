@@ -42,7 +42,10 @@ ENUMS: dict[str, dict[str, Any]] = {
                # The agreement's lifecycle (registry.domain.agreements.TRANSITIONS) in its history.
                "submit_for_review": _l("submitted for review"), "return_to_draft": _l("returned to draft"),
                "approve": _l("approved"), "terminate": _l("terminated"), "remove": _l("removed"),
-               "deletion_recorded": _l("deletion or return recorded")},
+               "deletion_recorded": _l("deletion or return recorded"), "withdraw": _l("withdrawn")},
+    # Where an objection came from.
+    "source": {"ui": _l("registered by hand"), "api": _l("staff API"), "csv": _l("CSV upload"),
+               "fhir": _l("FHIR upload"), "demo": _l("demo")},
     # The same transitions as buttons.
     "agreement_action": {"submit_for_review": _l("Submit for review"), "return_to_draft": _l("Return to draft"),
                          "approve": _l("Approve"), "sign": _l("Record the signatures"), "suspend": _l("Suspend"),
@@ -66,7 +69,8 @@ ENUMS: dict[str, dict[str, Any]] = {
     "event_type": {"decision": _l("routing decision"), "evaluation": _l("evaluation"),
                    "change": _l("change"), "usage": _l("usage report"), "export": _l("export"),
                    "decision-replay": _l("repeated request"), "checkpoint": _l("checkpoint"),
-                   "verify": _l("verification"), "prune": _l("retention clean-up")},
+                   "verify": _l("verification"), "prune": _l("retention clean-up"),
+                   "subject-access": _l("data-subject access lookup")},
     "object_type": {
         "organisations": _l("organisation"), "gateways": _l("gateway"), "tools": _l("tool"),
         "tool_versions": _l("tool version"), "framework_contracts": _l("framework contract"),

@@ -36,6 +36,8 @@ NOT_CHANGES = {
     "usage.report_usage": "writes UsageEvents, moves reservations; an audit entry each",
     "usage.expire_reservations": "moves stale reservations to expired; an audit entry each",
     "attention.needs_attention": "read-only: what the dashboard lists as needing attention",
+    "objections.subject_access": "read-only lookup for a data-subject access request; an R audit entry "
+                                 "(tested in tests/services/test_objections.py)",
 }
 
 
@@ -109,6 +111,9 @@ def _calls(w, clock):
             s, **kw, objection_id=objections.record_objection(
                 s, **kw, hospital_id=w.hospital.id, pseudonym="ef" * 32, purposes=["research"],
                 recorded_on=date(2026, 1, 1))[0].id, last_day=date(2026, 6, 1)),
+        "objections.import_objections": lambda s: objections.import_objections(
+            s, **kw, hospital_id=w.hospital.id, fmt="csv", replace=True,
+            content=("pseudonym,purpose,recorded_on\n" + "12" * 32 + ",research,\n").encode()),
         "users.create_user": lambda s: users.create_user(
             s, **kw, email="new@example.org", roles=["viewer"], password="long enough pw"),
         "identity_providers.register_identity_provider": _register_idp,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
+from pydantic import BaseModel
 from pydantic import Field
 
 from registry.api import blueprint
@@ -18,7 +19,8 @@ from registry.edge import db, registry
 from registry.permissions import Permission
 from registry.schemas import _Strict
 from registry.services import agreements as service
-from registry.services.errors import NotFound
+from registry.services.errors import NotFound, ValidationFailed
+from registry.reports.agreements import agreement_pdf
 from registry.workspace.base import Names
 from registry.workspace.types.agreements import AGREEMENTS, AgreementOut
 
@@ -181,3 +183,26 @@ def agreement_subprocessor_remove(key: str, sid: str):
                                 subprocessor_id=row.id, **body.model_dump())
     session.commit()
     return _answer(service.get_agreement(session, actor=current_actor(), agreement_id=_id(key)))
+
+
+class DocumentQuery(BaseModel):
+    lang: Literal["nl", "en"] = Field(default="nl", description="Dutch, the language agreements are signed in")
+
+
+@blueprint.get("/agreements/<key>/document.pdf")
+@document("The agreement as a PDF, always generated from the current terms (their SHA-256 printed in it)",
+          "Staff: agreements", query=DocumentQuery, response_type="application/pdf")
+@requires(Permission.AGREEMENTS_READ)
+def agreement_document(key: str):
+    lang = request.args.get("lang", "nl")
+    if lang not in ("nl", "en"):
+        raise ValidationFailed("invalid language", {"lang": "nl or en"})
+    data = service.document_data(db(), actor=current_actor(), agreement_id=_id(key))
+    return pdf_response(agreement_pdf(data, lang), f"{data['reference']}.pdf")
+
+
+def pdf_response(body: bytes, filename: str) -> Response:
+    """A generated PDF: never cached (it follows the terms), named for the save dialog."""
+    safe = "".join(ch for ch in filename if ch.isalnum() or ch in "-_.") or "document.pdf"
+    return Response(body, content_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{safe}"', "Cache-Control": "no-store"})

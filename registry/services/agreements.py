@@ -274,3 +274,35 @@ def remove_subprocessor(session: Session, *, actor: Actor, clock: Clock, agreeme
     return update_row(session, actor=actor, clock=clock, permission=Permission.AGREEMENTS_WRITE, row=sp,
                       changes={"withdrawn_on": last_day or term_date(clock.now())}, action="remove",
                       message=note.strip())
+
+
+def document_data(session: Session, *, actor: Actor, agreement_id: int) -> dict[str, Any]:
+    """Plain data for the generated agreement (never ORM rows in a template): the parties, the terms,
+    the sub-processor and security annexes and the hash of the terms it prints."""
+    actor.require(Permission.AGREEMENTS_READ)
+    dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
+
+    def party(org_id: int) -> dict[str, Any]:
+        org = session.get(Organisation, org_id)
+        return {"name": org.name, "ura": org.ura, "kvk": org.kvk, "country": org.country}
+
+    purposes = {p.code: p for p in session.scalars(select(Purpose))}
+    subs = list(session.scalars(select(SubProcessor).where(SubProcessor.agreement_id == dpa.id,
+                                                           SubProcessor.withdrawn_on.is_(None))
+                                .order_by(SubProcessor.name)))
+    return {
+        "reference": dpa.reference, "status": dpa.status, "model": dpa.model, "subject": dpa.subject,
+        "controller": party(dpa.controller_id), "processor": party(dpa.processor_id),
+        "purposes": [{"code": c, "en": purposes[c].label_en if c in purposes else c,
+                      "nl": purposes[c].label_nl if c in purposes else c} for c in dpa.purposes],
+        "data_categories": list(dpa.data_categories), "data_subjects": list(dpa.data_subjects),
+        "processing_locations": list(dpa.processing_locations), "transfer_mechanism": dpa.transfer_mechanism,
+        "retention": dpa.retention, "deletion_terms": dpa.deletion_terms,
+        "breach_notification_hours": dpa.breach_notification_hours,
+        "security_certificate": dpa.security_certificate,
+        "security_certificate_expires_on": dpa.security_certificate_expires_on,
+        "effective_on": dpa.effective_on, "ends_on": dpa.ends_on, "clauses": dict(dpa.clauses or {}),
+        "subprocessors": [{"name": s.name, "role": s.role, "location": s.location, "approved_on": s.approved_on,
+                           "approval_reference": s.approval_reference} for s in subs],
+        "terms_hash": current_terms_hash(session, dpa), "illustrative": dpa.illustrative,
+    }

@@ -321,6 +321,19 @@ def agreements_deletion(key: str):
         evidence=form.evidence.data))
 
 
+@blueprint.get("/agreements/<key>/document.pdf")
+@login_required(Permission.AGREEMENTS_READ)
+def agreements_pdf_export(key: str):
+    """The agreement as a PDF from the current terms: Dutch, or English with ?lang=en."""
+    from registry.api.agreements import pdf_response
+    from registry.reports.agreements import agreement_pdf
+
+    dpa = _agreement(key)
+    data = service.document_data(db(), actor=g.web_actor, agreement_id=dpa.id)
+    lang = "en" if request.args.get("lang") == "en" else "nl"
+    return pdf_response(agreement_pdf(data, lang), f"{dpa.reference}.pdf")
+
+
 @blueprint.app_template_global("agreement_panel")
 def agreement_panel(dpa) -> dict[str, Any]:  # noqa: ANN001
     """What the agreement page shows beside its fields: the checklist, the journal, the sub-processors

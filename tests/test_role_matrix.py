@@ -110,6 +110,7 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
         {"json": {"approved_on": "2026-05-01", "approval_reference": "matrix letter"}}),
     "api.agreement_subprocessor_remove": lambda c: (
         "DELETE", f"/api/v1/agreements/{c.world.agreement.id}/subprocessors/{c.world.vendor.id}", {}),
+    "api.agreement_document": lambda c: ("GET", f"/api/v1/agreements/{c.world.agreement.id}/document.pdf", {}),
     # Patients' objections.
     "api.objection_create": lambda c: ("POST", "/api/v1/objections", {"json": {
         "hospital_id": c.world.hospital.id, "pseudonym": uuid.uuid4().hex * 2, "purposes": ["research"]}}),

@@ -95,6 +95,7 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
     "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
     "api.matrix": lambda c: ("GET", "/api/v1/matrix?on=2026-06-01", {}),
+    "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
     # The legal workspace: agreements (a draft born, terms, lifecycle, journal, sub-processors).
     "api.agreement_create": lambda c: ("POST", "/api/v1/agreements", {"json": {
         "reference": f"DPA-M-{uuid.uuid4().hex[:6]}", "controller_id": c.world.hospital.id,

@@ -3,7 +3,7 @@ deletion or return, the reviewer's journal, recorded sub-processor approvals; ob
 why they were withdrawn
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29 17:34:26.652765
 """
 from alembic import op
@@ -13,7 +13,7 @@ import registry.db.types  # noqa: F401
 
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0005'  # re-chained after main's 0005 (terms revision) when main was merged in
 branch_labels = None
 depends_on = None
 

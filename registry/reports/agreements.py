@@ -4,6 +4,7 @@ SHA-256 of the terms printed in it so that a signed copy can be matched to the t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import render_template
@@ -25,4 +26,5 @@ def agreement_html(data: dict[str, Any], lang: str = "nl") -> str:
 
 
 def agreement_pdf(data: dict[str, Any], lang: str = "nl") -> bytes:
-    return html_to_pdf(agreement_html(data, lang))
+    css = (Path(__file__).parent / "agreement.css").read_text(encoding="utf-8")
+    return html_to_pdf(agreement_html(data, lang), css)

@@ -8,7 +8,7 @@ named, and a refused fetch stops the rendering instead of leaving a hole in the 
 
 from __future__ import annotations
 
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 
@@ -21,6 +21,9 @@ class NoFetching(URLFetcher):
         raise FetchRefused(f"documents load nothing from outside the registry: {url[:200]}")
 
 
-def html_to_pdf(html: str) -> bytes:
-    """The PDF of a self-contained HTML document (no base URL: relative references go nowhere)."""
-    return HTML(string=html, base_url=None, url_fetcher=NoFetching()).write_pdf()
+def html_to_pdf(html: str, css: str = "") -> bytes:
+    """The PDF of a self-contained HTML document and its stylesheet (no base URL: relative
+    references go nowhere)."""
+    fetcher = NoFetching()
+    sheets = [CSS(string=css, url_fetcher=fetcher)] if css else []
+    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(stylesheets=sheets)

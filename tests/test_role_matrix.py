@@ -18,6 +18,7 @@ test instead of being skipped silently.
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Callable
 
@@ -112,6 +113,10 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.agreement_subprocessor_remove": lambda c: (
         "DELETE", f"/api/v1/agreements/{c.world.agreement.id}/subprocessors/{c.world.vendor.id}", {}),
     "api.agreement_document": lambda c: ("GET", f"/api/v1/agreements/{c.world.agreement.id}/document.pdf", {}),
+    "api.agreement_document_upload": lambda c: (
+        "POST", f"/api/v1/agreements/{c.world.agreement.id}/documents",
+        {"data": {"file": (io.BytesIO(b"%PDF-1.7 matrix"), "signed.pdf")}, "content_type": "multipart/form-data"}),
+    "api.agreement_document_download": lambda c: ("GET", f"/api/v1/agreements/{c.world.agreement.id}/documents/1", {}),
     # Patients' objections.
     "api.objection_create": lambda c: ("POST", "/api/v1/objections", {"json": {
         "hospital_id": c.world.hospital.id, "pseudonym": uuid.uuid4().hex * 2, "purposes": ["research"]}}),

@@ -1,6 +1,6 @@
 """agreement lifecycle: approved and suspended states, Art. 28(3) clauses, four eyes, ending with
 deletion or return, the reviewer's journal, recorded sub-processor approvals; objections' source and
-why they were withdrawn
+why they were withdrawn; the bytes of uploaded agreement documents
 
 Revision ID: 0007
 Revises: 0005
@@ -62,6 +62,16 @@ def upgrade() -> None:
 
 
 
+    op.create_table('agreement_document_contents',
+    sa.Column('document_id', sa.Integer(), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['document_id'], ['agreement_documents.id'], name=op.f('fk_agreement_document_contents_document_id_agreement_documents')),
+    sa.PrimaryKeyConstraint('document_id', name=op.f('pk_agreement_document_contents'))
+    )
+    with op.batch_alter_table('agreement_documents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('size', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('agreement_documents', schema=None) as batch_op:
+        batch_op.alter_column('size', server_default=None)
     with op.batch_alter_table('patient_objections', schema=None) as batch_op:
         batch_op.add_column(sa.Column('withdrawn_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
         # Objections recorded before this revision came in through the demo seed or the old forms.
@@ -72,6 +82,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('agreement_document_contents')
+    with op.batch_alter_table('agreement_documents', schema=None) as batch_op:
+        batch_op.drop_column('size')
     with op.batch_alter_table('patient_objections', schema=None) as batch_op:
         batch_op.drop_column('source')
         batch_op.drop_column('withdrawn_reason')

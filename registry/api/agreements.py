@@ -4,6 +4,7 @@ lifecycle (transitions), the reviewer's journal and sub-processors. The reads ar
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from typing import Annotated, Literal
 
@@ -206,3 +207,49 @@ def pdf_response(body: bytes, filename: str) -> Response:
     safe = "".join(ch for ch in filename if ch.isalnum() or ch in "-_.") or "document.pdf"
     return Response(body, content_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{safe}"', "Cache-Control": "no-store"})
+
+
+class DocumentUpload(BaseModel):
+    """multipart/form-data with the signed PDF in the part named ``file``."""
+
+    file: str = Field(json_schema_extra={"format": "binary"}, description="the PDF (at most 10 MB)")
+
+
+class DocumentOut(BaseModel):
+    version: int
+    filename: str
+    sha256: str
+    size: int
+    uploaded_at: str
+    uploaded_by: str
+
+
+def document_out(doc) -> dict:  # noqa: ANN001
+    return {"version": doc.version, "filename": doc.filename, "sha256": doc.sha256, "size": doc.size,
+            "uploaded_at": doc.uploaded_at.isoformat(), "uploaded_by": doc.uploaded_by}
+
+
+@blueprint.post("/agreements/<key>/documents")
+@document("Upload a signed copy as the next version (PDF, kept with its SHA-256, never overwritten)",
+          "Staff: agreements", body=DocumentUpload, body_type="multipart/form-data", response=DocumentOut)
+@requires(Permission.AGREEMENTS_WRITE)
+def agreement_document_upload(key: str):
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed("no file", {"file": "send the PDF as the multipart part named file"})
+    session = db()
+    doc = service.upload_agreement_document(session, actor=current_actor(), clock=registry().clock,
+                                            agreement_id=_id(key), filename=upload.filename or "",
+                                            content=upload.read(service.MAX_DOCUMENT_BYTES + 1))
+    session.commit()
+    return jsonify(document_out(doc)), 201
+
+
+@blueprint.get("/agreements/<key>/documents/<n>")
+@document("Download one uploaded version", "Staff: agreements", response_type="application/pdf")
+@requires(Permission.AGREEMENTS_READ)
+def agreement_document_download(key: str, n: str):
+    doc, content = service.agreement_document(db(), actor=current_actor(), agreement_id=_id(key), version=_id(n))
+    response = pdf_response(content, doc.filename)
+    response.headers["Digest"] = f"sha-256={base64.b64encode(bytes.fromhex(doc.sha256)).decode()}"
+    return response

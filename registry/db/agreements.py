@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import json_field, utc_field
 from registry.domain.agreements import Status as AgreementStatus  # the machine's states
 
-__all__ = ["AgreementDocument", "AgreementNote", "AgreementStatus", "DataProcessingAgreement", "SubProcessor"]
+__all__ = ["AgreementDocument", "AgreementDocumentContent", "AgreementNote", "AgreementStatus", "DataProcessingAgreement", "SubProcessor"]
 
 
 class DataProcessingAgreement(SQLModel, table=True):
@@ -118,5 +118,16 @@ class AgreementDocument(SQLModel, table=True):
     version: int
     filename: str = Field(max_length=200)
     sha256: str = Field(max_length=64)
+    size: int = 0
     uploaded_at: datetime = utc_field()
     uploaded_by: str = Field(default="", max_length=200)
+
+
+class AgreementDocumentContent(SQLModel, table=True):
+    """The bytes of one document version, apart from its description: the change record and the
+    audit trail describe the upload (its SHA-256), never copy the file."""
+
+    __tablename__ = "agreement_document_contents"
+
+    document_id: int = Field(foreign_key="agreement_documents.id", primary_key=True)
+    content: bytes = Field(sa_type=LargeBinary)

@@ -8,15 +8,17 @@ may create one in any state.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.clock import Clock
-from registry.db.agreements import AgreementNote, DataProcessingAgreement, SubProcessor
+from registry.db.agreements import (AgreementDocument, AgreementDocumentContent, AgreementNote,
+                                    DataProcessingAgreement, SubProcessor)
 from registry.db.consent import Purpose
 from registry.db.organisations import Organisation
 from registry.domain import agreements as machine
@@ -306,3 +308,48 @@ def document_data(session: Session, *, actor: Actor, agreement_id: int) -> dict[
                            "approval_reference": s.approval_reference} for s in subs],
         "terms_hash": current_terms_hash(session, dpa), "illustrative": dpa.illustrative,
     }
+
+
+# Signed copies: PDFs only (sniffed, not trusted from the file name or Content-Type), and bounded.
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+def upload_agreement_document(session: Session, *, actor: Actor, clock: Clock, agreement_id: int,
+                              filename: str, content: bytes) -> AgreementDocument:
+    """Keep an uploaded (signed) PDF as the next version, by its SHA-256; versions are never
+    overwritten. The change record describes the upload; the bytes are kept apart."""
+    actor.require(Permission.AGREEMENTS_WRITE)  # first: an unauthorised caller learns nothing
+    dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
+    if not content.startswith(b"%PDF-"):
+        raise ValidationFailed("not a PDF", {"file": "upload the document as a PDF"})
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed("file too large", {"file": f"at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"})
+    name = "".join(ch for ch in filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] if ch.isprintable())[:200]
+    last = session.scalar(select(func.max(AgreementDocument.version)).where(AgreementDocument.agreement_id == dpa.id))
+    document = create_row(session, actor=actor, clock=clock, permission=Permission.AGREEMENTS_WRITE,
+                          row=AgreementDocument(agreement_id=dpa.id, version=(last or 0) + 1,
+                                                filename=name or "document.pdf", size=len(content),
+                                                sha256=hashlib.sha256(content).hexdigest(),
+                                                uploaded_at=clock.now(), uploaded_by=actor.ref))
+    session.add(AgreementDocumentContent(document_id=document.id, content=content))
+    session.flush()
+    return document
+
+
+def agreement_documents(session: Session, *, actor: Actor, agreement_id: int) -> list[AgreementDocument]:
+    actor.require(Permission.AGREEMENTS_READ)
+    dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
+    return list(session.scalars(select(AgreementDocument).where(AgreementDocument.agreement_id == dpa.id)
+                                .order_by(AgreementDocument.version.desc())))
+
+
+def agreement_document(session: Session, *, actor: Actor, agreement_id: int,
+                       version: int) -> tuple[AgreementDocument, bytes]:
+    """One version of an uploaded document and its bytes."""
+    actor.require(Permission.AGREEMENTS_READ)
+    dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
+    document = session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == dpa.id,
+                                                              AgreementDocument.version == version))
+    if document is None:
+        raise NotFound(f"no document version {version} of agreement {agreement_id}")
+    return document, session.get(AgreementDocumentContent, document.id).content

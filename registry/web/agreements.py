@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField,
                      TextAreaField, widgets)
@@ -142,7 +143,8 @@ def _page(template: str, status: int = 200, **context: Any):  # noqa: ANN202
 # The small forms' headings and buttons.
 _SMALL_FORMS = {"journal": (_l("Add a note to the reviewer's journal"), _l("Add to the journal")),
                 "subprocessor": (_l("Add a sub-processor"), _l("Add with this approval")),
-                "deletion": (_l("Record deletion or return"), _l("Record"))}
+                "deletion": (_l("Record deletion or return"), _l("Record")),
+                "document": (_l("Upload a signed copy"), _l("Upload"))}
 
 
 def _small_form(form: FlaskForm, dpa, which: str, status: int):  # noqa: ANN001, ANN202
@@ -334,6 +336,32 @@ def agreements_pdf_export(key: str):
     return pdf_response(agreement_pdf(data, lang), f"{dpa.reference}.pdf")
 
 
+class DocumentForm(FlaskForm):
+    file = FileField(_l("Signed PDF"), validators=[FileRequired()],
+                     description=_l("A PDF of at most 10 MB. Every upload is kept as a new version with its SHA-256."))
+
+
+@blueprint.route("/agreements/<key>/documents", methods=["GET", "POST"])
+@login_required(Permission.AGREEMENTS_WRITE)
+def agreements_documents(key: str):
+    dpa = _agreement(key)
+    form = DocumentForm()
+    return _handle_small_form(form, dpa, "document", "file", "#documents", lambda session: (
+        service.upload_agreement_document(session, actor=g.web_actor, clock=registry().clock, agreement_id=dpa.id,
+                                          filename=form.file.data.filename or "",
+                                          content=form.file.data.read(service.MAX_DOCUMENT_BYTES + 1))))
+
+
+@blueprint.get("/agreements/<key>/documents/<int:n>.pdf")
+@login_required(Permission.AGREEMENTS_READ)
+def agreements_document_export(key: str, n: int):
+    from registry.api.agreements import pdf_response
+
+    dpa = _agreement(key)
+    doc, content = service.agreement_document(db(), actor=g.web_actor, agreement_id=dpa.id, version=n)
+    return pdf_response(content, doc.filename)
+
+
 @blueprint.app_template_global("agreement_panel")
 def agreement_panel(dpa) -> dict[str, Any]:  # noqa: ANN001
     """What the agreement page shows beside its fields: the checklist, the journal, the sub-processors
@@ -342,6 +370,7 @@ def agreement_panel(dpa) -> dict[str, Any]:  # noqa: ANN001
     articles = {key: article for key, article, _test in ART28_ELEMENTS}
     return {"checklist": [(i, articles[i.key]) for i in checklist(service.terms_of(dpa))],
             "journal": service.journal(session, actor=g.web_actor, agreement_id=dpa.id),
+            "documents": service.agreement_documents(session, actor=g.web_actor, agreement_id=dpa.id),
             "subprocessors": subprocessors(dpa),
             "allowed": allowed_from(dpa.status), "actions": {to: TRANSITIONS[(dpa.status, to)].action
                                                              for to in allowed_from(dpa.status)},

@@ -91,3 +91,46 @@ def test_the_web_page_offers_the_pdf(client, session):
     dpa = _oost(session)
     response = client.get(f"/agreements/{dpa.id}/document.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+
+
+def test_signed_copies_are_kept_as_versions_with_their_sha256(client, session, clock):
+    import hashlib
+
+    from registry.db.agreements import AgreementDocument
+
+    headers = _token(session, clock)
+    dpa = _oost(session)
+    generated = client.get(f"/api/v1/agreements/{dpa.id}/document.pdf", headers=headers).data
+    signed = generated + b"\n% signed by the controller\n"
+
+    def upload(content: bytes, name: str = "signed.pdf"):  # noqa: ANN202
+        return client.post(f"/api/v1/agreements/{dpa.id}/documents", headers=headers,
+                           data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+
+    refused = upload(b"MZ\x90\x00 not a pdf", "signed.pdf")
+    assert refused.status_code == 400 and "file" in refused.get_json()["error"]["fields"]
+    assert session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == dpa.id)) is None
+    first, second = upload(signed, "../../etc/VWO controller.pdf"), upload(generated, "processor.pdf")
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.get_json()["version"] == 1 and second.get_json()["version"] == 2
+    assert first.get_json()["sha256"] == hashlib.sha256(signed).hexdigest()
+    assert first.get_json()["filename"] == "VWO controller.pdf"  # no path from the client's side
+    back = client.get(f"/api/v1/agreements/{dpa.id}/documents/1", headers=headers)
+    assert back.status_code == 200 and back.data == signed  # version 1 not overwritten by version 2
+    assert client.get(f"/api/v1/agreements/{dpa.id}/documents/3", headers=headers).status_code == 404
+    page = client.get(f"/api/v1/agreements/{dpa.id}", headers=headers)
+    assert page.status_code == 200
+
+
+def test_the_page_lists_and_offers_the_signed_copies(client, session):
+    from tests.web.helpers import csrf_token, login
+
+    login(client, "jurist@demo.aifi.nl")
+    dpa = _oost(session)
+    form = client.get(f"/agreements/{dpa.id}/documents")
+    response = client.post(f"/agreements/{dpa.id}/documents", content_type="multipart/form-data", data={
+        "file": (io.BytesIO(b"%PDF-1.7 signed"), "getekend.pdf"), "csrf_token": csrf_token(form.get_data(as_text=True))})
+    assert response.status_code == 302
+    page = client.get(f"/agreements/{dpa.id}").get_data(as_text=True)
+    assert "Ondertekende exemplaren" in page and "getekend.pdf" in page
+    assert client.get(f"/agreements/{dpa.id}/documents/1.pdf").data == b"%PDF-1.7 signed"

@@ -102,6 +102,8 @@ def _calls(w, clock):
             s, **kw, agreement_id=w.agreement.id, to="terminated", note="end", terminated_on=date(2026, 5, 1),
             deletion_due_on=date(2026, 5, 31)), agreements.record_deletion(
             s, **kw, agreement_id=w.agreement.id, done_on=date(2026, 5, 20), evidence="certificate 7")),
+        "agreements.upload_agreement_document": lambda s: agreements.upload_agreement_document(
+            s, **kw, agreement_id=w.agreement.id, filename="signed.pdf", content=b"%PDF-1.7 test"),
         "objections.create_purpose": lambda s: objections.create_purpose(
             s, **kw, code="teaching", label_en="Teaching", label_nl="Onderwijs"),
         "objections.record_objection": lambda s: objections.record_objection(

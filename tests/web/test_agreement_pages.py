@@ -25,9 +25,22 @@ def _noord(session) -> DataProcessingAgreement:  # noqa: ANN001
                                                                 DataProcessingAgreement.status == "in_review"))
 
 
-def test_a_legal_reviewer_approves_noords_agreement_and_records_the_signatures(client, session):
+def _noord_cells(app, session) -> dict[str, str]:  # noqa: ANN001
+    """Demo Ziekenhuis Noord's row of the routing matrix today: tool → permit or deny."""
+    from datetime import date
+
+    from registry.services.matrix import routing_matrix
+    from tests.factories import SYSTEM
+
+    matrix = routing_matrix(session, actor=SYSTEM, engine=app.extensions["registry"].policy, on=date(2026, 6, 1),
+                            purpose="clinical-care")
+    return {c.tool.slug: c.decision for h, row in matrix.rows if h.name == "Demo Ziekenhuis Noord" for c in row}
+
+
+def test_a_legal_reviewer_approves_noords_agreement_and_records_the_signatures(app, client, session):
     login(client, "jurist@demo.aifi.nl")
     dpa = _noord(session)
+    assert set(_noord_cells(app, session).values()) == {"deny"}
     page = client.get(f"/agreements/{dpa.id}").get_data(as_text=True)
     assert "Controlelijst AVG art. 28, lid 3" in page and "ontbreekt" not in page
     assert "Goedkeuren" in page  # the transitions the machine allows from in_review
@@ -41,6 +54,8 @@ def test_a_legal_reviewer_approves_noords_agreement_and_records_the_signatures(c
     session.refresh(dpa)
     assert (dpa.status, str(dpa.signed_on)) == ("signed", "2026-05-29")
     assert "van kracht" in client.get(f"/agreements/{dpa.id}").get_data(as_text=True)
+    # The matrix cells of Noord turn green on the very next evaluation.
+    assert set(_noord_cells(app, session).values()) == {"permit"}
 
 
 def test_a_draft_from_the_form_cannot_be_approved_by_its_drafter(client, session):

@@ -125,6 +125,9 @@ def update_agreement(session: Session, *, actor: Actor, clock: Clock, agreement_
     if dpa.status not in machine.EDITABLE:
         raise ValidationFailed(f"the terms of a {dpa.status} agreement cannot be changed",
                                {"status": f"editable while {', '.join(machine.EDITABLE)}"})
+    for name in ("purposes", "data_categories", "data_subjects", "processing_locations"):
+        if name in changes and changes[name] is None:
+            changes = {**changes, name: []}  # a list term is emptied, never NULL
     merged = {**terms_of(dpa), **changes}
     fields = _validate_terms(session, {k: merged[k] for k in ("purposes", "effective_on", "ends_on",
                                                                "breach_notification_hours", "clauses")})

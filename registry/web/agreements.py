@@ -91,6 +91,8 @@ def _terms_from(form: TermsForm) -> dict[str, Any]:
         value = form[name].data
         if name in ("data_categories", "data_subjects", "processing_locations"):
             value = _lines(value)
+        elif name == "purposes":
+            value = list(value or [])  # none ticked is an empty list, never NULL
         elif isinstance(value, str):
             value = value.strip() if name == "subject" else (value.strip() or None)
         out[name] = value

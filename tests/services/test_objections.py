@@ -161,10 +161,13 @@ def test_the_access_lookup_shows_every_decision_and_is_audited(session, clock, p
                                 purposes=["clinical-care"], recorded_on=date(2026, 5, 1))
     _outcome(session, world, clock, policy_engine, "a1", who)
     _outcome(session, world, clock, policy_engine, "a2", pseudonym("PAT-OTHER", KEY))
-    audits = _count(session, AuditEntry)
+    lookups = select(func.count()).select_from(AuditEntry).where(AuditEntry.event_type == "subject-access")
+    session.flush()
+    audits = session.scalar(lookups)
     report = objections.subject_access(session, **kw, clock=clock, pseudonym=who)
     assert [d.request["patient_pseudonym"] for d in report.decisions] == [who]
     assert report.decisions[0].outcome == "deny" and len(report.objections) == 1
-    entry = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
-    assert _count(session, AuditEntry) == audits + 1
+    assert session.scalar(lookups) == audits + 1
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.event_type == "subject-access")
+                           .order_by(AuditEntry.id.desc()).limit(1))
     assert (entry.event_type, entry.action_code, entry.object_id) == ("subject-access", "R", who)

@@ -45,7 +45,8 @@ def sample_path(rule, session) -> str:  # noqa: ANN001
     """The rule's path with real arguments; fails naming the rule when it does not know them."""
     path = rule.rule
     if "<key>" in path:
-        path = path.replace("<key>", sample_key(session, rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]))
+        # The object type is the path's first segment (/agreements/<key>/subprocessors/...).
+        path = path.replace("<key>", sample_key(session, rule.rule.split("/")[1]))
     if rule.endpoint == "web.audit_history":
         path = "/audit/object/organisations/1"
     path = path.replace("<fmt>", "csv").replace("<provider_id>", str(identity_provider(session))

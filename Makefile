@@ -31,19 +31,26 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 
+# WeasyPrint (the generated agreement PDFs) needs Pango from Debian; installed when missing, as root.
+PANGO_STAMP := $(VENV)/.pango
+$(PANGO_STAMP): $(STAMP)
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
+	@touch $(PANGO_STAMP)
+
 ## make demo: migrate, seed the AIFI pilot demo world on SQLite, serve it at http://$(HOST):$(PORT)
-demo: $(STAMP) i18n
+demo: $(STAMP) i18n $(PANGO_STAMP)
 	$(BIN)/registry demo
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite (SQLite by default; REGISTRY_TEST_DATABASE_URL for PostgreSQL)
-test: $(STAMP) i18n $(CHROMIUM)
+test: $(STAMP) i18n $(CHROMIUM) $(PANGO_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP) i18n $(CHROMIUM)
+test-sqlite: $(STAMP) i18n $(CHROMIUM) $(PANGO_STAMP)
 	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-postgres: $(STAMP) i18n
+test-postgres: $(STAMP) i18n $(PANGO_STAMP)
 	REGISTRY_TEST_DATABASE_URL=$${REGISTRY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/registry_test} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -26,6 +26,7 @@ from registry.domain.terms import term_date
 from registry.permissions import Permission
 from registry.policy.engine import PolicyEngine
 from registry.schemas import DecisionIn
+from registry.demo_legal import seed_legal
 from registry.services import (agreements, contracts, decisions, gateways, objections,
                                organisations, tools, users)
 
@@ -198,6 +199,7 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
     dpa(voorbeeldstad, f"VWO-{voorbeeldstad.ura}-1", "signed", pilot[0], None,
         signed=pilot[0] - timedelta(days=14))
 
+    seed_legal(session, **kw)  # the legal workspace's part: the agreements' Art. 28(3) clauses
     gws = {}
     for h in all_hospitals:
         gws[h.id], _secret = gateways.register_gateway(session, **kw, hospital_id=h.id,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.db.agreements import DataProcessingAgreement, SubProcessor
+from registry.db.consent import PatientObjection
 from registry.db.audit import AuditEntry
 from registry.db.changes import ChangeRecord
 from registry.db.contracts import ContractBuyer, FrameworkContract, Licence
@@ -68,6 +69,8 @@ def _hospital_clause(model: Any, org_id: int) -> Any:
                                         .where(ContractBuyer.organisation_id == org_id))
     if model is DataProcessingAgreement:
         return DataProcessingAgreement.controller_id == org_id
+    if model is PatientObjection:
+        return PatientObjection.hospital_id == org_id
     if model in (Tool, ToolVersion):
         return None  # the tools in use are public facts
     if model is User:
@@ -96,6 +99,8 @@ def _supplier_clause(model: Any, org_id: int) -> Any:
         return or_(DataProcessingAgreement.processor_id == org_id,
                    DataProcessingAgreement.id.in_(select(SubProcessor.agreement_id)
                                                   .where(SubProcessor.organisation_id == org_id)))
+    if model is PatientObjection:
+        return PatientObjection.id.is_(None)  # patients' objections are the hospital's business only
     if model is Decision:
         return Decision.tool_slug.in_(select(Tool.slug).where(Tool.id.in_(_own_tools(org_id))))
     if model is Gateway:

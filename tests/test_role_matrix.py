@@ -18,6 +18,7 @@ test instead of being skipped silently.
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Callable
 
@@ -26,6 +27,7 @@ import pytest
 from registry.auth.tokens import GATEWAY_SCOPES, issue_gateway_token, issue_user_token
 from registry.permissions import ROLE_PERMISSIONS, ROLES
 from registry.services import decisions as decision_service
+from registry.services.objections import record_objection
 from registry.services.users import create_user
 from tests.factories import SYSTEM, child_hand, make_world
 
@@ -45,6 +47,8 @@ class Ctx:
         self.decision_id = outcome.decision.id
         self.gateway_token = issue_gateway_token(session, clock=clock, gateway=self.world.gateway,
                                                  scope="routing:decide", ttl=600).access_token
+        self.objection_id = record_objection(session, actor=SYSTEM, clock=clock, hospital_id=self.world.hospital.id,
+                                             pseudonym=uuid.uuid4().hex * 2, purposes=["research"])[0].id
         self.user, _ = create_user(session, actor=SYSTEM, clock=clock, roles=["viewer"],
                                    email=f"subject.{uuid.uuid4().hex[:6]}@matrix.test", password="matrix-password-1")
         session.commit()
@@ -53,6 +57,8 @@ class Ctx:
         """A URL key of one object of each described type (for the generic detail routes)."""
         from registry.workspace import OBJECT_TYPES
 
+        if type_key == "objections":
+            return str(self.objection_id)
         row = {"organisations": self.world.hospital, "gateways": self.world.gateway, "tools": self.world.tool,
                "contracts": self.world.contract, "licences": self.world.licence,
                "agreements": self.world.agreement, "users": self.user}[type_key]
@@ -117,6 +123,35 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
                                              f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/reinstate",
                                              {"json": {"reason": "matrix"}}),
     "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
+    # The legal workspace: agreements (a draft born, terms, lifecycle, journal, sub-processors).
+    "api.agreement_create": lambda c: ("POST", "/api/v1/agreements", {"json": {
+        "reference": f"DPA-M-{uuid.uuid4().hex[:6]}", "controller_id": c.world.hospital.id,
+        "processor_id": c.world.operator.id, "purposes": ["clinical-care"]}}),
+    "api.agreement_update": lambda c: ("PATCH", f"/api/v1/agreements/{c.world.agreement.id}",
+                                       {"json": {"subject": "matrix"}}),
+    "api.agreement_transition": lambda c: ("POST", f"/api/v1/agreements/{c.world.agreement.id}/transitions",
+                                           {"json": {"to": "suspended", "note": "matrix"}}),
+    "api.agreement_note": lambda c: ("POST", f"/api/v1/agreements/{c.world.agreement.id}/notes",
+                                     {"json": {"note": "matrix"}}),
+    "api.agreement_subprocessor_add": lambda c: (
+        "POST", f"/api/v1/agreements/{c.world.agreement.id}/subprocessors/{c.world.operator.id}",
+        {"json": {"approved_on": "2026-05-01", "approval_reference": "matrix letter"}}),
+    "api.agreement_subprocessor_remove": lambda c: (
+        "DELETE", f"/api/v1/agreements/{c.world.agreement.id}/subprocessors/{c.world.vendor.id}", {}),
+    "api.agreement_document": lambda c: ("GET", f"/api/v1/agreements/{c.world.agreement.id}/document.pdf", {}),
+    "api.agreement_document_upload": lambda c: (
+        "POST", f"/api/v1/agreements/{c.world.agreement.id}/documents",
+        {"data": {"file": (io.BytesIO(b"%PDF-1.7 matrix"), "signed.pdf")}, "content_type": "multipart/form-data"}),
+    "api.agreement_document_download": lambda c: ("GET", f"/api/v1/agreements/{c.world.agreement.id}/documents/1", {}),
+    # Patients' objections.
+    "api.objection_create": lambda c: ("POST", "/api/v1/objections", {"json": {
+        "hospital_id": c.world.hospital.id, "pseudonym": uuid.uuid4().hex * 2, "purposes": ["research"]}}),
+    "api.objection_withdraw": lambda c: ("POST", f"/api/v1/objections/{c.objection_id}/withdraw", {}),
+    "api.objection_import": lambda c: ("POST", f"/api/v1/objections/import?hospital_id={c.world.hospital.id}", {
+        "data": f"pseudonym,purpose,recorded_on\n{uuid.uuid4().hex * 2},research,\n",
+        "content_type": "text/csv"}),
+    "api.objection_export": lambda c: ("GET", "/api/v1/objections/export?format=fhir", {}),
+    "api.objection_access": lambda c: ("GET", f"/api/v1/objections/access?pseudonym={'ab' * 32}", {}),
 }
 
 

@@ -17,3 +17,6 @@ from registry.api import staff_organisations  # noqa: E402,F401
 from registry.api import staff_users  # noqa: E402,F401
 
 from registry.api import tools  # noqa: E402,F401
+
+from registry.api import agreements  # noqa: E402,F401
+from registry.api import objections  # noqa: E402,F401

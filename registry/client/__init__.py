@@ -3,6 +3,7 @@ registry's server (Flask, SQLAlchemy, services), so a gateway can install it on 
 
 from registry.client.client import (BundleInvalid, Decision, FlushResult, RegistryClient,
                                     RegistryError, RegistryUnavailable)
+from registry.client.pseudonyms import pseudonym
 
 __all__ = ["BundleInvalid", "Decision", "FlushResult", "RegistryClient", "RegistryError",
-           "RegistryUnavailable"]
+           "RegistryUnavailable", "pseudonym"]

@@ -1,6 +1,6 @@
 """Database layer: SQLModel tables by aggregate. Importing this package registers all tables."""
 
-from registry.db.agreements import AgreementDocument, DataProcessingAgreement, SubProcessor
+from registry.db.agreements import AgreementDocument, AgreementDocumentContent, AgreementNote, DataProcessingAgreement, SubProcessor
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from registry.db.base import metadata
 from registry.db.changes import ChangeRecord
@@ -16,7 +16,7 @@ from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
 
 __all__ = [
-    "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
+    "AccessToken", "AgreementDocument", "AgreementDocumentContent", "AgreementNote", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
     "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
     "Licence", "LoginFailure", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey",

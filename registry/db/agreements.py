@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import json_field, utc_field
+from registry.domain.agreements import Status as AgreementStatus  # the machine's states
 
-
-class AgreementStatus(StrEnum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"  # with legal
-    SIGNED = "signed"
-    TERMINATED = "terminated"
+__all__ = ["AgreementDocument", "AgreementDocumentContent", "AgreementNote", "AgreementStatus", "DataProcessingAgreement", "SubProcessor"]
 
 
 class DataProcessingAgreement(SQLModel, table=True):
@@ -30,7 +25,10 @@ class DataProcessingAgreement(SQLModel, table=True):
 
     __tablename__ = "data_processing_agreements"
     __table_args__ = (
-        CheckConstraint("status IN ('draft','in_review','signed','terminated')", name="status"),
+        CheckConstraint("status IN ('draft','in_review','approved','signed','suspended','terminated')",
+                        name="status"),
+        CheckConstraint("deletion_due_on IS NULL OR terminated_on IS NULL OR deletion_due_on >= terminated_on",
+                        name="deletion_after_termination"),
         CheckConstraint("ends_on IS NULL OR effective_on IS NULL OR ends_on >= effective_on",
                         name="term_order"),
         CheckConstraint("breach_notification_hours IS NULL OR breach_notification_hours > 0",
@@ -59,7 +57,34 @@ class DataProcessingAgreement(SQLModel, table=True):
     signed_on: date | None = None
     effective_on: date | None = None
     ends_on: date | None = None  # inclusive, Europe/Amsterdam; None = until terminated
+    # Art. 28(3) clauses written as text, by element (registry.domain.agreements.CLAUSE_KEYS).
+    clauses: dict[str, str] = json_field(dict)
+    # Four eyes: who drafted the terms and who last changed them (actor refs) may not approve.
+    drafted_by: str | None = Field(default=None, max_length=200)
+    terms_changed_by: str | None = Field(default=None, max_length=200)
+    terms_changed_at: datetime | None = utc_field(nullable=True)
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_terms_hash: str | None = Field(default=None, max_length=64)
+    # Ending: the date and the processor's duty to delete or return the data (Art. 28(3)(g)),
+    # an open item until someone records it as done, with evidence.
+    terminated_on: date | None = None
+    deletion_due_on: date | None = None
+    deletion_done_on: date | None = None
+    deletion_evidence: str | None = Field(default=None, max_length=1000)
     illustrative: bool = False
+    created_at: datetime = utc_field()
+
+
+class AgreementNote(SQLModel, table=True):
+    """The reviewer's journal: notes with author and time, apart from the automatic change log."""
+
+    __tablename__ = "agreement_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="data_processing_agreements.id", index=True)
+    author: str = Field(max_length=200)  # actor ref
+    author_label: str = Field(default="", max_length=200)
+    note: str = Field(max_length=4000)
     created_at: datetime = utc_field()
 
 
@@ -76,7 +101,10 @@ class SubProcessor(SQLModel, table=True):
     role: str = Field(default="", max_length=200)
     location: str = Field(default="", max_length=120)
     approved_on: date | None = None  # None: proposed, not (yet) approved
-    withdrawn_on: date | None = None
+    # Art. 28(2): the controller's prior written authorisation, as recorded (letter, e-mail, minutes).
+    approval_reference: str | None = Field(default=None, max_length=500)
+    approved_by: str | None = Field(default=None, max_length=200)
+    withdrawn_on: date | None = None  # removed from the chain from the day after (row kept)
 
 
 class AgreementDocument(SQLModel, table=True):
@@ -90,5 +118,16 @@ class AgreementDocument(SQLModel, table=True):
     version: int
     filename: str = Field(max_length=200)
     sha256: str = Field(max_length=64)
+    size: int = 0
     uploaded_at: datetime = utc_field()
     uploaded_by: str = Field(default="", max_length=200)
+
+
+class AgreementDocumentContent(SQLModel, table=True):
+    """The bytes of one document version, apart from its description: the change record and the
+    audit trail describe the upload (its SHA-256), never copy the file."""
+
+    __tablename__ = "agreement_document_contents"
+
+    document_id: int = Field(foreign_key="agreement_documents.id", primary_key=True)
+    content: bytes = Field(sa_type=LargeBinary)

@@ -39,4 +39,7 @@ class PatientObjection(SQLModel, table=True):
     purpose: str = Field(foreign_key="purposes.code", max_length=40)
     recorded_on: date
     withdrawn_on: date | None = None  # inclusive last day of the objection
+    # Why it ended: the patient withdrew it, or the hospital rotated its key and replaced its set.
+    withdrawn_reason: str | None = Field(default=None, max_length=200)
+    source: str = Field(default="ui", max_length=16)  # ui, api, csv, fhir, demo
     created_at: datetime = utc_field()

@@ -47,6 +47,8 @@ class Attention:
     endings: list[Ending] = field(default_factory=list)
     quota: list[tuple[Licence, int, int]] = field(default_factory=list)  # licence, used, limit
     in_review: list[DataProcessingAgreement] = field(default_factory=list)
+    # Terminated agreements whose data the processor has yet to delete or return (Art. 28(3)(g)).
+    deletions_due: list[DataProcessingAgreement] = field(default_factory=list)
     quiet_gateways: list[tuple[Gateway, datetime | None]] = field(default_factory=list)
     last_denies: list[Decision] = field(default_factory=list)
 
@@ -79,9 +81,16 @@ def needs_attention(session: Session, *, actor: Actor, clock: Clock, limit: int 
     if actor.can(Permission.AGREEMENTS_READ):
         ending("data_processing_agreements", DataProcessingAgreement, DataProcessingAgreement.ends_on,
                DataProcessingAgreement.status == "signed")
+        # The processor's security certificate (NEN 7510 / ISO 27001) is a term of the agreement too.
+        ending("agreement_certificates", DataProcessingAgreement,
+               DataProcessingAgreement.security_certificate_expires_on, DataProcessingAgreement.status == "signed")
         out.in_review = list(session.scalars(restrict(select(DataProcessingAgreement).where(
             DataProcessingAgreement.status == "in_review"), scope, DataProcessingAgreement)
             .order_by(DataProcessingAgreement.reference)))
+        out.deletions_due = list(session.scalars(restrict(select(DataProcessingAgreement).where(
+            DataProcessingAgreement.status == "terminated", DataProcessingAgreement.deletion_due_on.is_not(None),
+            DataProcessingAgreement.deletion_done_on.is_(None)), scope, DataProcessingAgreement)
+            .order_by(DataProcessingAgreement.deletion_due_on)))
     if actor.can(Permission.TOOLS_READ):
         ending("tool_versions", ToolVersion, ToolVersion.certificate_expires_on,
                ToolVersion.status == "active")

@@ -18,3 +18,6 @@ from registry.web import users  # noqa: E402,F401
 
 from registry.web import tools  # noqa: E402,F401
 from registry.web import decisions  # noqa: E402,F401
+
+from registry.web import agreements  # noqa: E402,F401
+from registry.web import objections  # noqa: E402,F401

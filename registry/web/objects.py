@@ -136,7 +136,8 @@ def request_names() -> Names:
 # The audit trail names objects as their change records do (table, id); these are the pages.
 AUDIT_OBJECT_PAGES = {"organisations": "organisations", "gateways": "gateways", "licences": "licences",
                       "framework_contracts": "contracts", "data_processing_agreements": "agreements",
-                      "users": "users", "decision": "decisions", "decisions": "decisions"}
+                      "users": "users", "decision": "decisions", "decisions": "decisions",
+                      "patient_objections": "objections"}
 
 
 @blueprint.app_template_global("audit_object_url")

@@ -1,5 +1,7 @@
 """An agreement's (or a licence's) history shows its changes and the decisions that relied on it."""
 
+from datetime import date
+
 from registry.actor import Actor
 from registry.permissions import permissions_for_roles
 from registry.services import agreements, decisions
@@ -12,7 +14,8 @@ def test_history_of_an_agreement_has_its_changes_and_its_decisions(session, cloc
     permit = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
                               request=child_hand(world.tool.slug, "h1"))
     agreements.transition_agreement(session, actor=SYSTEM, clock=clock, agreement_id=world.agreement.id,
-                                    to="terminated", reason="end of service")
+                                    to="terminated", note="end of service", terminated_on=date(2026, 5, 31),
+                                    deletion_due_on=date(2026, 6, 30))
     deny = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
                             request=child_hand(world.tool.slug, "h2"))
     auditor = Actor(kind="user", id="9", roles=("auditor",), permissions=permissions_for_roles(["auditor"]))

@@ -40,6 +40,8 @@ NOT_CHANGES = {
     "usage.report_usage": "writes UsageEvents, moves reservations; an audit entry each",
     "usage.expire_reservations": "moves stale reservations to expired; an audit entry each",
     "attention.needs_attention": "read-only: what the dashboard lists as needing attention",
+    "objections.subject_access": "read-only lookup for a data-subject access request; an R audit entry "
+                                 "(tested in tests/services/test_objections.py)",
 }
 
 
@@ -97,9 +99,24 @@ def _calls(w, clock):
             s, **kw, reference="DPA-X", controller_id=w.hospital.id, processor_id=w.vendor.id,
             purposes=["research"], effective_on=None, ends_on=None),
         "agreements.add_subprocessor": lambda s: agreements.add_subprocessor(
-            s, **kw, agreement_id=w.agreement.id, name="Hosting BV"),
+            s, **kw, agreement_id=w.agreement.id, name="Hosting BV", approved_on=date(2026, 5, 1),
+            approval_reference="controller's letter of 2026-05-01"),
+        "agreements.remove_subprocessor": lambda s: agreements.remove_subprocessor(
+            s, **kw, agreement_id=w.agreement.id, subprocessor_id=agreements.add_subprocessor(
+                s, **kw, agreement_id=w.agreement.id, name="Hosting BV", approved_on=date(2026, 5, 1),
+                approval_reference="letter").id, note="replaced"),
         "agreements.transition_agreement": lambda s: agreements.transition_agreement(
-            s, **kw, agreement_id=w.agreement.id, to="terminated", reason="x"),
+            s, **kw, agreement_id=w.agreement.id, to="suspended", note="breach under investigation"),
+        "agreements.update_agreement": lambda s: agreements.update_agreement(
+            s, **kw, agreement_id=w.agreement.id, changes={"subject": "Bone-age analysis"}),
+        "agreements.add_agreement_note": lambda s: agreements.add_agreement_note(
+            s, **kw, agreement_id=w.agreement.id, note="Checked the security annex."),
+        "agreements.record_deletion": lambda s: (agreements.transition_agreement(
+            s, **kw, agreement_id=w.agreement.id, to="terminated", note="end", terminated_on=date(2026, 5, 1),
+            deletion_due_on=date(2026, 5, 31)), agreements.record_deletion(
+            s, **kw, agreement_id=w.agreement.id, done_on=date(2026, 5, 20), evidence="certificate 7")),
+        "agreements.upload_agreement_document": lambda s: agreements.upload_agreement_document(
+            s, **kw, agreement_id=w.agreement.id, filename="signed.pdf", content=b"%PDF-1.7 test"),
         "objections.create_purpose": lambda s: objections.create_purpose(
             s, **kw, code="teaching", label_en="Teaching", label_nl="Onderwijs"),
         "objections.record_objection": lambda s: objections.record_objection(
@@ -109,6 +126,9 @@ def _calls(w, clock):
             s, **kw, objection_id=objections.record_objection(
                 s, **kw, hospital_id=w.hospital.id, pseudonym="ef" * 32, purposes=["research"],
                 recorded_on=date(2026, 1, 1))[0].id, last_day=date(2026, 6, 1)),
+        "objections.import_objections": lambda s: objections.import_objections(
+            s, **kw, hospital_id=w.hospital.id, fmt="csv", replace=True,
+            content=("pseudonym,purpose,recorded_on\n" + "12" * 32 + ",research,\n").encode()),
         "users.create_user": lambda s: users.create_user(
             s, **kw, email="new@example.org", roles=["viewer"], password="long enough pw"),
         "users.update_user": lambda s: users.update_user(

@@ -67,7 +67,8 @@ def _contract_terminated(s, w, c):
 
 def _agreement_terminated(s, w, c):
     agreements.transition_agreement(s, actor=SYSTEM, clock=c, agreement_id=w.agreement.id,
-                                    to="terminated", reason="test")
+                                    to="terminated", note="test", terminated_on=date(2026, 5, 31),
+                                    deletion_due_on=date(2026, 6, 30))
 
 
 def _objection(s, w, c):
@@ -194,7 +195,7 @@ def test_a_retried_permit_returns_the_same_decision_and_reserves_nothing_more(se
 
 
 def test_after_a_deny_the_same_study_is_evaluated_afresh(session, clock, policy_engine):
-    world = make_world(session, clock, agreement_status="in_review")
+    world = make_world(session, clock, agreement_status="approved")
     denied = decide(session, world, clock, policy_engine)
     assert denied.decision.outcome == "deny"
     agreements.transition_agreement(session, actor=SYSTEM, clock=clock, agreement_id=world.agreement.id,

@@ -4,6 +4,8 @@ next decision on every instance, whichever cache is warm."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy.orm import sessionmaker
 
@@ -47,7 +49,8 @@ CHANGES = {
     "LICENCE_NOT_IN_FORCE": lambda w: lambda s: contracts.set_licence_status(
         s, actor=SYSTEM, clock=CLOCK, licence_id=w.licence.id, status="terminated", reason="ended"),
     "AGREEMENT_NOT_SIGNED": lambda w: lambda s: agreements.transition_agreement(  # terminated
-        s, actor=SYSTEM, clock=CLOCK, agreement_id=w.agreement.id, to="terminated", reason="ended"),
+        s, actor=SYSTEM, clock=CLOCK, agreement_id=w.agreement.id, to="terminated", note="ended",
+        terminated_on=date(2026, 6, 1), deletion_due_on=date(2026, 7, 1)),
 }
 
 

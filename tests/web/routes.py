@@ -18,9 +18,6 @@ SAMPLE_QUERIES = {"web.matrix_explain": "?hospital=99000101&tool=bonexpert&on=20
 
 
 # Pages of one object that are not named after its type (web.tool_edit, web.tool_version_suspend, …).
-KEY_TYPES = {"web.tool": "tools"}
-
-
 def sample_version(session, slug: str) -> str:  # noqa: ANN001
     """A version of the tool with this slug (its default first)."""
     from registry.db.tools import Tool, ToolVersion
@@ -57,8 +54,8 @@ def sample_path(rule, session) -> str:  # noqa: ANN001
     """The rule's path with real arguments; fails naming the rule when it does not know them."""
     path = rule.rule
     if "<key>" in path:
-        type_key = KEY_TYPES.get(rule.endpoint.split("_", 1)[0]) or rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]
-        path = path.replace("<key>", sample_key(session, type_key))
+        # The object type is the path's first segment (/agreements/<key>/subprocessors/...).
+        path = path.replace("<key>", sample_key(session, rule.rule.split("/")[1]))
     if "<version>" in path:
         path = path.replace("<version>", sample_version(session, path.split("/")[2]))
     if rule.endpoint == "web.audit_history":

@@ -1,5 +1,6 @@
-"""Data-processing agreements (verwerkersovereenkomsten, GDPR Art. 28): read-only here; the legal
-workspace adds the lifecycle, documents and signatures to these same pages and routes."""
+"""Data-processing agreements (verwerkersovereenkomsten, GDPR Art. 28): the one description of the
+object for its list and detail pages and its JSON; the legal workspace's forms and transitions
+(registry/web/agreements.py, registry/api/agreements.py) work on these same pages and routes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import object_session
 
 from registry.db.agreements import AgreementStatus, DataProcessingAgreement, SubProcessor
+from registry.domain.agreements import allowed_from, checklist, standing
+from registry.domain.terms import term_date
+from registry.edge import registry
 from registry.permissions import Permission
+from registry.services.agreements import current_terms_hash, terms_of
 from registry.web.i18n import _l
 from registry.workspace.base import Column, Filter, ObjectType, contains, register
 from registry.workspace.types.contracts import _org
@@ -26,7 +31,14 @@ class SubProcessorOut(BaseModel):
     role: str
     location: str
     approved_on: date | None
+    approval_reference: str | None
     withdrawn_on: date | None
+
+
+class ChecklistItemOut(BaseModel):
+    key: str
+    article: str
+    present: bool
 
 
 class AgreementOut(BaseModel):
@@ -43,13 +55,33 @@ class AgreementOut(BaseModel):
     breach_notification_hours: int | None
     security_certificate: str | None
     security_certificate_expires_on: date | None
+    clauses: dict[str, str]
     status: str
     status_reason: str | None
+    standing: str  # the status, or for a signed agreement: in_force, not_yet_in_force, expired
+    allowed_transitions: list[str]
     signed_on: date | None
     effective_on: date | None
     ends_on: date | None
+    drafted_by: str | None
+    terms_changed_by: str | None
+    approved_by: str | None
+    terminated_on: date | None
+    deletion_due_on: date | None
+    deletion_done_on: date | None
+    terms_hash: str
+    checklist: list[ChecklistItemOut]
     subprocessors: list[SubProcessorOut]
     illustrative: bool
+
+
+def actor_label(ref: str | None) -> str | None:
+    """An actor reference in words on the page (the same words as the audit trail's)."""
+    if not ref:
+        return None
+    from registry.web.objects import actor_name
+
+    return actor_name(ref)
 
 
 def subprocessors(dpa: DataProcessingAgreement) -> list[SubProcessor]:
@@ -57,18 +89,27 @@ def subprocessors(dpa: DataProcessingAgreement) -> list[SubProcessor]:
                                             .order_by(SubProcessor.name)))
 
 
+def _today(a: DataProcessingAgreement) -> date:
+    return term_date(registry().clock.now())
+
+
 def _public(a: DataProcessingAgreement, names) -> dict[str, Any]:  # noqa: ANN001
     data = {k: getattr(a, k) for k in AgreementOut.model_fields if hasattr(a, k) and k not in ("subprocessors",)}
+    session = object_session(a)
     data.update(controller=_org(names, a.controller_id), processor=_org(names, a.processor_id),
-                subprocessors=[SubProcessorOut.model_validate(s, from_attributes=True) for s in subprocessors(a)])
+                subprocessors=[SubProcessorOut.model_validate(s, from_attributes=True) for s in subprocessors(a)],
+                standing=standing(a.status, a.effective_on, a.ends_on, _today(a)),
+                allowed_transitions=allowed_from(a.status), terms_hash=current_terms_hash(session, a),
+                checklist=[ChecklistItemOut(key=i.key, article=i.article, present=i.present)
+                           for i in checklist(terms_of(a))])
     return AgreementOut(**data).model_dump(mode="json")
 
 
 def _fields(a: DataProcessingAgreement, names) -> list:  # noqa: ANN001
-    subs = [f"{s.name} — {s.role or '—'}, {s.location or '—'}" for s in subprocessors(a)]
     return [
         (_l("Controller (hospital)"), a.controller_id, "org"), (_l("Processor"), a.processor_id, "org"),
         (_l("Status"), ("status", a.status), "badge"), (_l("Reason"), a.status_reason, "text"),
+        (_l("Standing today"), ("standing", standing(a.status, a.effective_on, a.ends_on, _today(a))), "badge"),
         (_l("Signed on"), a.signed_on, "day"), (_l("Effective from"), a.effective_on, "day"),
         (_l("Ends on (inclusive)"), a.ends_on, "day"), (_l("Purposes"), a.purposes, "list"),
         (_l("Subject"), a.subject, "text"), (_l("Model agreement"), a.model, "text"),
@@ -78,7 +119,14 @@ def _fields(a: DataProcessingAgreement, names) -> list:  # noqa: ANN001
         (_l("Breach notification (hours)"), a.breach_notification_hours, "text"),
         (_l("Security certificate"), a.security_certificate, "text"),
         (_l("Certificate valid until"), a.security_certificate_expires_on, "day"),
-        (_l("Sub-processors"), subs, "lines"),
+        (_l("Terminated on"), a.terminated_on, "day"),
+        (_l("Data to be deleted or returned by"), a.deletion_due_on, "day"),
+        (_l("Deletion or return recorded on"), a.deletion_done_on, "day"),
+        (_l("Evidence of deletion or return"), a.deletion_evidence, "text"),
+        (_l("Drafted by"), actor_label(a.drafted_by), "text"),
+        (_l("Terms last changed by"), actor_label(a.terms_changed_by), "text"),
+        (_l("Approved by"), actor_label(a.approved_by), "text"),
+        (_l("SHA-256 of the terms"), current_terms_hash(object_session(a), a), "code"),
     ]
 
 
@@ -100,7 +148,7 @@ AGREEMENTS = register(ObjectType(
                options=_options("status", AgreementStatus), kind="select"),
     ],
     search=lambda q: or_(DataProcessingAgreement.reference == q, contains(DataProcessingAgreement.reference, q)),
-    default_sort="reference", title=lambda a: a.reference,
+    default_sort="reference", title=lambda a: a.reference, create_endpoint="web.agreements_new",
     public=AgreementOut, to_public=_public, fields=_fields,
     history_refs=lambda a: [("data_processing_agreements", str(a.id))] + [
         ("agreement_subprocessors", str(s.id)) for s in subprocessors(a)],

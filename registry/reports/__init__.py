@@ -1,0 +1,1 @@
+"""Documents the registry generates: plain data → Jinja → WeasyPrint, loading nothing from outside."""

@@ -236,6 +236,17 @@ def _split(amount: int, hospitals: list[str], split: Split, studies: dict[str, i
     return allocate(amount, [1] * len(hospitals)), "equal shares"
 
 
+def _share_out(lines: dict[str, Line], amount: int, hospitals: list[str], split: Split,
+               studies: dict[str, int], what: str) -> None:
+    """Split a shared amount among the hospitals' lines, each with a sentence saying how."""
+    if not amount:
+        return
+    shares, how = _split(amount, hospitals, split, studies)
+    for h, share in zip(hospitals, shares):
+        lines[h].amount_cents += share
+        lines[h].explanation.append(f"{what}, {how}: {euros(share)}")
+
+
 def allocate_costs(period: Period, hospitals: list[str], tools: list[ToolTerms], split: Split) -> Allocation:
     """What each of ``hospitals`` owes for ``period`` under one framework (cents, excluding VAT).
 
@@ -285,25 +296,17 @@ def allocate_costs(period: Period, hospitals: list[str], tools: list[ToolTerms],
                     lines[h].explanation.append(
                         f"{terms.tool}: price per study at the {tier_text} "
                         f"(consortium volume {volume:,} in {period.label})")
-        fee = sum(per_month(sched.indexed(sched.annual_fee_cents, month_start(y, m)), m)
-                  for y, m in terms.months_in_force)
-        if fee:
-            shares, how = _split(fee, hospitals, split, studies)
-            for h, share in zip(hospitals, shares):
-                lines[h].amount_cents += share
-                lines[h].explanation.append(
-                    f"{terms.tool}: fixed fee for {len(terms.months_in_force)} month(s) "
-                    f"{euros(fee)}, {how}: {euros(share)}")
-        minimum = sum(per_month(sched.indexed(sched.minimum_commitment_cents, month_start(y, m)), m)
-                      for y, m in terms.months_in_force)
+        def accrued(annual: int) -> int:
+            return sum(per_month(sched.indexed(annual, month_start(y, m)), m) for y, m in terms.months_in_force)
+
+        fee = accrued(sched.annual_fee_cents)
+        _share_out(lines, fee, hospitals, split, studies,
+                   f"{terms.tool}: fixed fee for {len(terms.months_in_force)} month(s) {euros(fee)}")
+        minimum = accrued(sched.minimum_commitment_cents)
         top_up = max(0, minimum - usage_total)
-        if top_up:
-            shares, how = _split(top_up, hospitals, split, studies)
-            for h, share in zip(hospitals, shares):
-                lines[h].amount_cents += share
-                lines[h].explanation.append(
-                    f"{terms.tool}: minimum commitment {euros(minimum)} for the period, per-study "
-                    f"charges {euros(usage_total)}, top-up {euros(top_up)}, {how}: {euros(share)}")
+        _share_out(lines, top_up, hospitals, split, studies,
+                   f"{terms.tool}: minimum commitment {euros(minimum)} for the period, per-study "
+                   f"charges {euros(usage_total)}, top-up {euros(top_up)}")
     ordered = [lines[h] for h in hospitals]
     return Allocation(period, sum(line.amount_cents for line in ordered), ordered, volumes)
 

@@ -149,29 +149,26 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
         unit, overage = PRICES_CENTS[slug]
         items = [{"tool_id": tool.id, "unit_price_cents": unit, "overage_price_cents": overage}]
         buyer_ids = [consortium.id] + [h.id for h in all_hospitals]
-        fw_pilot = contracts.create_contract(
-            session, **kw, reference=f"AIFI-FW-{slug.upper()}-{year - 1}",
-            title=f"AIFI pilot framework {tool.name} {year - 1} (illustrative terms)",
+        # One framework per tool for the pilot year with two one-year extension options (the
+        # "extended term" model); the first is exercised below, so the term now runs through this
+        # year and the call-offs follow it. The second is left for the procurement officer.
+        fw = contracts.create_contract(
+            session, **kw, reference=f"AIFI-FW-{slug.upper()}",
+            title=f"AIFI framework {tool.name} (illustrative terms)",
             vendor_id=vendor.id, starts_on=pilot[0], ends_on=pilot[1], buyer_ids=buyer_ids,
-            tools=items, illustrative=True)
-        fw_ext = contracts.create_contract(
-            session, **kw, reference=f"AIFI-FW-{slug.upper()}-{year}",
-            title=f"AIFI pilot extension {tool.name} {year} (illustrative terms)",
-            vendor_id=vendor.id, starts_on=extension[0], ends_on=extension[1], buyer_ids=buyer_ids,
-            tools=items, extends_id=fw_pilot.id,
-            extension_options=[{"months": 12, "notice_days": 90}], illustrative=True)
+            tools=items, extension_options=[{"months": 12, "notice_days": 90}] * 2, illustrative=True)
         for h in all_hospitals:
-            short = h.ura[-3:]
-            for fw, (start, end), tag in ((fw_pilot, pilot, year - 1), (fw_ext, extension, year)):
-                quota, rule = 1200, "deny"
-                if h is oost and tag == year:
-                    quota, rule = {"rbfracture": (100, "deny"), "cina-ipe": (20, "deny"),
-                                   "bonexpert": (50, "overage")}[slug]
-                licences[(h.id, slug, tag)] = contracts.create_licence(
-                    session, **kw, reference=f"AIFI-LIC-{slug.upper()}-{short}-{tag}",
-                    contract_id=fw.id, hospital_id=h.id, tool_id=tool.id, starts_on=start,
-                    ends_on=end, quota_limit=quota, quota_period="year", on_quota_exhausted=rule,
-                    illustrative=True)
+            quota, rule = 1200, "deny"
+            if h is oost:
+                quota, rule = {"rbfracture": (100, "deny"), "cina-ipe": (20, "deny"),
+                               "bonexpert": (50, "overage")}[slug]
+            licences[(h.id, slug)] = contracts.create_licence(
+                session, **kw, reference=f"AIFI-LIC-{slug.upper()}-{h.ura[-3:]}-{year - 1}",
+                contract_id=fw.id, hospital_id=h.id, tool_id=tool.id, starts_on=pilot[0],
+                ends_on=pilot[1], quota_limit=quota, quota_period="year", on_quota_exhausted=rule,
+                illustrative=True)
+        contracts.exercise_extension(session, **kw, contract_id=fw.id,
+                                     note="the pilot's one-year extension (illustrative)")
 
     def dpa(h, ref, status, effective, ends, signed=None):
         subs = [{"name": v.name, "organisation_id": v.id, "role": f"AI model {t.name}",

@@ -78,6 +78,16 @@ def _calls(w, clock):
             tool_id=w.tool.id, starts_on=date(2026, 2, 1), ends_on=date(2026, 3, 1), quota_limit=5),
         "contracts.set_licence_status": lambda s: contracts.set_licence_status(
             s, **kw, licence_id=w.licence.id, status="suspended", reason="x"),
+        "contracts.amend_contract": lambda s: contracts.amend_contract(
+            s, **kw, contract_id=w.contract.id, changes={"title": "Renamed", "ceiling_studies": 10_000}),
+        "contracts.exercise_extension": lambda s: contracts.exercise_extension(
+            s, **kw, contract_id=contracts.amend_contract(
+                s, **kw, contract_id=w.contract.id,
+                changes={"extension_options": [{"months": 12, "notice_days": 90}]}).id),
+        "contracts.amend_licence": lambda s: contracts.amend_licence(
+            s, **kw, licence_id=w.licence.id, changes={"quota_limit": 150}),
+        "contracts.end_licence_early": lambda s: contracts.end_licence_early(
+            s, **kw, licence_id=w.licence.id, last_day=date(2026, 6, 30), reason="closing the department"),
         "contracts.set_contract_status": lambda s: contracts.set_contract_status(
             s, **kw, contract_id=w.contract.id, status="suspended", reason="x"),
         "agreements.create_agreement": lambda s: agreements.create_agreement(

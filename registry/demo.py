@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.clock import Clock
+from registry import demo_procurement
 from registry.db.organisations import Organisation
 from registry.domain.terms import term_date
 from registry.permissions import Permission
@@ -91,7 +92,6 @@ TOOLS = {
                          "sop_class_uids": ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1"]},
     },
 }
-PRICES_CENTS = {"bonexpert": (450, 600), "rbfracture": (300, 400), "cina-ipe": (800, 1000)}  # illustrative
 
 
 @dataclass
@@ -144,31 +144,8 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
                                reason="illustrative suspension for the demo; not a real safety notice")
 
     all_hospitals = hospitals + fictional
-    licences = {}
-    for slug, (tool, vendor) in tool_rows.items():
-        unit, overage = PRICES_CENTS[slug]
-        items = [{"tool_id": tool.id, "unit_price_cents": unit, "overage_price_cents": overage}]
-        buyer_ids = [consortium.id] + [h.id for h in all_hospitals]
-        # One framework per tool for the pilot year with two one-year extension options (the
-        # "extended term" model); the first is exercised below, so the term now runs through this
-        # year and the call-offs follow it. The second is left for the procurement officer.
-        fw = contracts.create_contract(
-            session, **kw, reference=f"AIFI-FW-{slug.upper()}",
-            title=f"AIFI framework {tool.name} (illustrative terms)",
-            vendor_id=vendor.id, starts_on=pilot[0], ends_on=pilot[1], buyer_ids=buyer_ids,
-            tools=items, extension_options=[{"months": 12, "notice_days": 90}] * 2, illustrative=True)
-        for h in all_hospitals:
-            quota, rule = 1200, "deny"
-            if h is oost:
-                quota, rule = {"rbfracture": (100, "deny"), "cina-ipe": (20, "deny"),
-                               "bonexpert": (50, "overage")}[slug]
-            licences[(h.id, slug)] = contracts.create_licence(
-                session, **kw, reference=f"AIFI-LIC-{slug.upper()}-{h.ura[-3:]}-{year - 1}",
-                contract_id=fw.id, hospital_id=h.id, tool_id=tool.id, starts_on=pilot[0],
-                ends_on=pilot[1], quota_limit=quota, quota_period="year", on_quota_exhausted=rule,
-                illustrative=True)
-        contracts.exercise_extension(session, **kw, contract_id=fw.id,
-                                     note="the pilot's one-year extension (illustrative)")
+    demo_procurement.seed_procurement(session, kw=kw, tool_rows=tool_rows, consortium=consortium,
+                                      hospitals=hospitals, fictional=fictional, oost=oost, pilot=pilot)
 
     def dpa(h, ref, status, effective, ends, signed=None):
         subs = [{"name": v.name, "organisation_id": v.id, "role": f"AI model {t.name}",

@@ -201,12 +201,13 @@ def amend_contract(session: Session, *, actor: Actor, clock: Clock, contract_id:
         licences = _licences(session, contract.id)
         outside = _outside_term(contract, licences)
         if outside:
-            raise ValidationFailed("the call-offs must lie within the framework's term", {
-                "ends_on": f"call-off(s) {', '.join(sorted(outside))} would lie outside "
-                           f"{contract.starts_on} to {contract.ends_on}; amend or end them first"})
+            reason = (f"call-off(s) {', '.join(sorted(outside))} would lie outside {contract.starts_on} "
+                      f"to {contract.ends_on}; amend or end them first")
+            raise ValidationFailed(f"the amendment is refused: {reason}", {"ends_on": reason})
         breach = _ceiling_breach(session, contract, licences)
         if breach:
-            raise ValidationFailed("the call-offs would break the framework's ceiling", {"ceiling_studies": breach})
+            raise ValidationFailed(f"the amendment is refused: {breach}",
+                                   {"ceiling_cents" if "€" in breach else "ceiling_studies": breach})
     return contract
 
 
@@ -291,7 +292,8 @@ def _check_licence(session: Session, licence: Licence, others: list[Licence]) ->
         if breach:
             fields["quota_limit"] = breach
     if fields:
-        raise ValidationFailed("invalid licence", fields)
+        # The detail is the reason itself, so an API caller reads it without looking at the fields.
+        raise ValidationFailed("the licence is refused: " + "; ".join(fields.values()), fields)
 
 
 def create_licence(session: Session, *, actor: Actor, clock: Clock, reference: str,

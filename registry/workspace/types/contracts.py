@@ -142,6 +142,7 @@ CONTRACTS = register(ObjectType(
                          contains(FrameworkContract.title, q)),
     default_sort="reference", title=lambda c: f"{c.reference} — {c.title}",
     public=ContractOut, to_public=_contract_public, fields=_contract_fields, related=_contract_related,
+    create_endpoint="web.contracts_new",
     history_refs=lambda c: [("framework_contracts", str(c.id))] + [
         ("contract_tools", str(t.id)) for t in contract_tools(c)] + [
         ("contract_extensions", str(e.id)) for e in extensions(c)],
@@ -193,5 +194,5 @@ LICENCES = register(ObjectType(
     ],
     search=lambda q: or_(Licence.reference == q, contains(Licence.reference, q)),
     default_sort="reference", title=lambda lic: lic.reference,
-    public=LicenceOut, to_public=_licence_public, fields=_licence_fields,
+    public=LicenceOut, to_public=_licence_public, fields=_licence_fields, create_endpoint="web.licences_new",
 ))

@@ -227,6 +227,38 @@ def _contract_tools(contract: FrameworkContract) -> list[ContractTool]:
     return contract_tools(contract)
 
 
+@blueprint.app_template_global("licence_usage")
+def _licence_usage(licence) -> dict[str, Any]:  # noqa: ANN001
+    from registry.services.licence_usage import licence_usage
+
+    return licence_usage(db(), actor=g.web_actor, licence_id=licence.id, today=term_date(registry().clock.now()))
+
+
+@blueprint.app_template_global("burn_down_chart")
+def _burn_down_chart(usage: dict[str, Any]):  # noqa: ANN202
+    from registry.reports.svg import line_chart
+
+    return line_chart(usage["points"], usage["quota_limit"], title=_("Quota used over the window"),
+                      forecast=usage["runs_out_on"])
+
+
+@blueprint.get("/usage/reconciliation")
+@login_required(Permission.USAGE_READ)
+def usage_reconciliation():
+    from registry.services.usage import reconciliation
+
+    raw = (request.args.get("period_start") or "").strip()[:10]
+    try:
+        start = date.fromisoformat(raw) if raw else date(term_date(registry().clock.now()).year, 1, 1)
+    except ValueError:
+        start, error = None, _("A date, YYYY-MM-DD.")
+    else:
+        error = None
+    rows = reconciliation(db(), actor=g.web_actor, period_start=start) if start else []
+    return render_template("procurement/reconciliation.html", rows=rows, period_start=raw or start,
+                           error=error), 400 if error else 200
+
+
 @blueprint.get("/contracts/<key>/allocation")
 @login_required(Permission.CONTRACTS_READ)
 def contracts_allocation(key: str):

@@ -173,3 +173,27 @@ def test_equal_fee_shares_differ_by_at_most_a_cent(total, n):
     alloc = allocate_costs(parse_period("2026-07"), hospitals, [_terms(sched, {}, [(2026, 7)])], Split())
     amounts = [line.amount_cents for line in alloc.lines]
     assert sum(amounts) == total and max(amounts) - min(amounts) <= 1
+
+
+# -- burn-down and alerts ------------------------------------------------------------------------------
+
+from registry.domain.burndown import alert_level, burn_down  # noqa: E402
+
+
+def test_burn_down_forecasts_the_day_the_quota_runs_out():
+    start, end = date(2026, 1, 1), date(2026, 12, 31)
+    daily = {date(2026, 1, d): 2 for d in range(1, 11)}  # 20 studies in the first ten days
+    bd = burn_down(100, daily, start, end, date(2026, 1, 10))
+    assert bd.used == 20 and bd.points[-1] == (date(2026, 1, 10), 20)
+    assert bd.runs_out_on == date(2026, 2, 19)  # 80 more at 2 a day: 40 days after 10 January
+    assert bd.alert is None
+    assert burn_down(100, {}, start, end, date(2026, 1, 10)).runs_out_on is None
+    slow = burn_down(1000, daily, start, end, date(2026, 1, 10))
+    assert slow.runs_out_on is None  # not within the window
+    done = burn_down(15, daily, start, end, date(2026, 1, 10))
+    assert done.runs_out_on == date(2026, 1, 8) and done.alert == 100
+
+
+def test_alerts_at_80_and_100_percent():
+    assert [alert_level(100, n) for n in (0, 79, 80, 99, 100, 120)] == [None, None, 80, 80, 100, 100]
+    assert alert_level(None, 5) is None and alert_level(0, 0) is None

@@ -95,3 +95,23 @@ def test_the_allocation_page_in_dutch(client, session):
     html = client.get(f"/contracts/{fw.id}/allocation?period=2025-Q3&lang=nl").get_data(as_text=True)
     assert "Kostenverdeling" in html and "Catharina Ziekenhuis" in html and "Totaal" in html
     assert client.get(f"/contracts/{fw.id}/allocation?period=2025-Q9").status_code == 400
+
+
+def test_a_licence_page_shows_its_burn_down_forecast_and_alert(client, session):
+    login(client, "inkoop@demo.aifi.nl")
+    near = session.scalar(select(Licence).where(Licence.reference == "AIFI-LIC-RBFRACTURE-103-2025"))
+    html = client.get(f"/licences/{near.id}?lang=nl").get_data(as_text=True)
+    assert "80% of meer van het quotum is verbruikt" in html and "97 van 100 onderzoeken" in html
+    assert "<svg" in html and "Gebruik per maand" in html
+    busy = session.scalar(select(Licence).where(Licence.reference == "AIFI-LIC-BONEXPERT-033-2025"))
+    html = client.get(f"/licences/{busy.id}?lang=nl").get_data(as_text=True)
+    assert "2025-07" in html  # the pilot's months
+
+
+def test_reconciliation_by_hospital_name_and_reference_with_idle_licences(client, session):
+    login(client, "inkoop@demo.aifi.nl")
+    html = client.get("/usage/reconciliation?period_start=2025-01-01&lang=nl").get_data(as_text=True)
+    assert "Catharina Ziekenhuis" in html and "AIFI-LIC-BONEXPERT-011-2025" in html
+    # Noord never used its call-offs in the pilot year: still listed, with zeros.
+    assert "AIFI-LIC-BONEXPERT-101-2025" in html
+    assert client.get("/usage/reconciliation?period_start=June").status_code == 400

@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser tests (tests/browser) drive Debian's Chromium; Playwright never downloads a browser.
 CHROMIUM := /usr/bin/chromium
+# WeasyPrint (statements as PDF) needs Debian's Pango; fonts-dejavu-core gives the PDFs their font.
+PANGO := /usr/lib/x86_64-linux-gnu/libpango-1.0.so.0
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -31,19 +33,23 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 
+$(PANGO):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+
 ## make demo: migrate, seed the AIFI pilot demo world on SQLite, serve it at http://$(HOST):$(PORT)
 demo: $(STAMP) i18n
 	$(BIN)/registry demo
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite (SQLite by default; REGISTRY_TEST_DATABASE_URL for PostgreSQL)
-test: $(STAMP) i18n $(CHROMIUM)
+test: $(STAMP) i18n $(CHROMIUM) $(PANGO)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP) i18n $(CHROMIUM)
+test-sqlite: $(STAMP) i18n $(CHROMIUM) $(PANGO)
 	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-postgres: $(STAMP) i18n
+test-postgres: $(STAMP) i18n $(PANGO)
 	REGISTRY_TEST_DATABASE_URL=$${REGISTRY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/registry_test} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -259,6 +259,45 @@ def usage_reconciliation():
                            error=error), 400 if error else 200
 
 
+@blueprint.get("/statements")
+@login_required(Permission.CONTRACTS_READ)
+def statements():
+    """A hospital's statement or the consortium's overview for a period: the page, or a PDF, CSV or
+    XLSX download (``format``)."""
+    from registry.reports.statements import build_statement, render
+
+    session = db()
+    own = _own_hospital()
+    hospital = request.args.get("hospital", "").strip()[:8] or None
+    if own is not None:
+        hospital = session.get(Organisation, own).ura
+    period = (request.args.get("period") or "").strip()[:7] or str(term_date(registry().clock.now()).year - 1)
+    fmt = request.args.get("format", "html")
+    try:
+        statement = build_statement(session, actor=g.web_actor, period=period, hospital_ura=hospital)
+    except ValidationFailed as exc:
+        return render_template("procurement/statement.html", statement=None, period=period, hospital=hospital,
+                               hospitals=_hospital_choices(), error="; ".join(exc.fields.values()) or exc.detail), 400
+    if fmt in ("pdf", "csv", "xlsx"):
+        body, media = render(statement, fmt)
+        name = f"statement-{hospital or 'consortium'}-{statement.period}.{fmt}"
+        return body, 200, {"Content-Type": media, "Content-Disposition": f"attachment; filename={name}",
+                           "Cache-Control": "no-store"}
+    from registry.reports.svg import bar_chart
+
+    return render_template("procurement/statement.html", statement=statement, period=period, hospital=hospital,
+                           hospitals=_hospital_choices(), error=None,
+                           chart=bar_chart(statement.usage, title=_("Completed studies per month")))
+
+
+def _hospital_choices() -> list[tuple[str, str]]:
+    from registry.scope import restrict
+
+    return [(o.ura, o.name) for o in db().scalars(restrict(
+        select(Organisation).where(Organisation.kind == "hospital").order_by(Organisation.name),
+        scope_of(db(), g.web_actor), Organisation))]
+
+
 @blueprint.get("/contracts/<key>/allocation")
 @login_required(Permission.CONTRACTS_READ)
 def contracts_allocation(key: str):

@@ -110,6 +110,7 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
         "calloffs": [{"contract_id": c.world.contract.id, "quota_limit": 10}]}}),
     "api.hospitals_offboard": lambda c: ("POST", f"/api/v1/hospitals/{c.world.hospital.ura}/offboard",
                                          {"json": {"reason": "matrix", "preview": True}}),
+    "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
 }
 
 

@@ -10,6 +10,7 @@ from registry.db.decisions import Decision, UsageEvent
 from registry.db.identity import IdentityLink, IdentityProvider
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
+from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
 
@@ -17,6 +18,7 @@ __all__ = [
     "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
     "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
-    "Licence", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
+    "Licence", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor",
+    "TermsRevision", "Tool",
     "ToolVersion", "UsageEvent", "User", "metadata",
 ]

@@ -2,7 +2,7 @@
 rules, and exercised extension options of framework contracts
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29 18:00:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ import registry.db.types  # noqa: F401
 
 
 revision = '0008'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

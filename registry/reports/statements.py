@@ -171,14 +171,15 @@ def _refuse_urls(url: str, *args: Any, **kw: Any) -> dict:
 
 def to_pdf(statement: Statement, *, lang: str = "en") -> bytes:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
 
     from registry.reports.svg import bar_chart
 
     env = Environment(loader=FileSystemLoader(_templates()), autoescape=select_autoescape(["html"]))
     html = env.get_template("reports/statement.html").render(
         s=statement, euros=euros, chart=bar_chart(statement.usage, title="Completed studies per month"), lang=lang)
-    return HTML(string=html, url_fetcher=_refuse_urls).write_pdf()
+    css = CSS(filename=f"{_templates()}/reports/statement.css", url_fetcher=_refuse_urls)
+    return HTML(string=html, url_fetcher=_refuse_urls).write_pdf(stylesheets=[css])
 
 
 def _templates() -> str:

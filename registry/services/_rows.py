@@ -82,5 +82,6 @@ def delete_row(session: Session, *, actor: Actor, clock: Clock, permission: Perm
     actor.require(permission)
     before = snapshot(row)
     record_change(session, actor=actor, clock=clock, action="delete", obj=row, before=before, message=message)
+    note_change(session, row)  # a buyer or tool removed from a contract is a change of terms
     session.delete(row)
     _flush(session, type(row).__name__)

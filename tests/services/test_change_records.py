@@ -41,7 +41,7 @@ NOT_CHANGES = {
 
 def _calls(w, clock):
     kw = {"actor": SYSTEM, "clock": clock}
-    from registry.services import (agreements, api_tokens, contracts, gateways, identity_providers,
+    from registry.services import (agreements, api_tokens, contracts, gateways, hospitals, identity_providers,
                                    objections, organisations, tools, users)
 
     def user(s):  # noqa: ANN001, ANN202
@@ -88,6 +88,10 @@ def _calls(w, clock):
             s, **kw, licence_id=w.licence.id, changes={"quota_limit": 150}),
         "contracts.end_licence_early": lambda s: contracts.end_licence_early(
             s, **kw, licence_id=w.licence.id, last_day=date(2026, 6, 30), reason="closing the department"),
+        "hospitals.onboard_hospital": lambda s: hospitals.onboard_hospital(
+            s, **kw, ura="77000099", name="Onboarded", calloffs=[{"contract_id": w.contract.id, "quota_limit": 1}]),
+        "hospitals.offboard_hospital": lambda s: hospitals.offboard_hospital(
+            s, **kw, ura=w.hospital.ura, reason="leaves"),
         "contracts.set_contract_status": lambda s: contracts.set_contract_status(
             s, **kw, contract_id=w.contract.id, status="suspended", reason="x"),
         "agreements.create_agreement": lambda s: agreements.create_agreement(

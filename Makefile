@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser tests (tests/browser) drive Debian's Chromium; Playwright never downloads a browser.
 CHROMIUM := /usr/bin/chromium
+# WeasyPrint (statements as PDF) needs Debian's Pango; fonts-dejavu-core gives the PDFs their font.
 HOST ?= 127.0.0.1
 PORT ?= 5000
 

@@ -345,6 +345,31 @@ def usage_expire(batch: int) -> None:
     click.echo(json.dumps({"expired": total}))
 
 
+@main.group()
+def report() -> None:
+    """Reports: statements of what hospitals owe."""
+
+
+@report.command("statement")
+@click.option("--hospital", "ura", help="the hospital's URA")
+@click.option("--consortium", is_flag=True, help="the consortium's overview instead of one hospital")
+@click.option("--period", required=True, help="2026, 2026-Q3 or 2026-07")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the file to write; its extension gives the format: .pdf, .csv or .xlsx")
+def report_statement(ura: str | None, consortium: bool, period: str, out: Path) -> None:
+    """Write a hospital's statement (or with --consortium the overview) for a period."""
+    from registry.reports.statements import build_statement, render
+
+    if bool(ura) == consortium:
+        raise click.UsageError("give either --hospital <URA> or --consortium")
+    with unit_of_work() as session:
+        statement = build_statement(session, actor=_actor(), period=period, hospital_ura=ura)
+        body, _media = render(statement, out.suffix.lower().lstrip("."))
+    out.write_bytes(body)
+    click.echo(json.dumps({"out": str(out), "total_cents": statement.total_cents,
+                           "vat_cents": statement.vat_total_cents, "lines": len(statement.lines)}))
+
+
 from registry.simulate import simulate as _simulate  # noqa: E402 - its own module
 
 main.add_command(_simulate)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.clock import Clock
+from registry import demo_procurement
 from registry.db.organisations import Organisation
 from registry.domain.terms import term_date
 from registry.permissions import Permission
@@ -92,7 +93,6 @@ TOOLS = {
                          "sop_class_uids": ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1"]},
     },
 }
-PRICES_CENTS = {"bonexpert": (450, 600), "rbfracture": (300, 400), "cina-ipe": (800, 1000)}  # illustrative
 
 
 @dataclass
@@ -145,34 +145,8 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
                                reason="illustrative suspension for the demo; not a real safety notice")
 
     all_hospitals = hospitals + fictional
-    licences = {}
-    for slug, (tool, vendor) in tool_rows.items():
-        unit, overage = PRICES_CENTS[slug]
-        items = [{"tool_id": tool.id, "unit_price_cents": unit, "overage_price_cents": overage}]
-        buyer_ids = [consortium.id] + [h.id for h in all_hospitals]
-        fw_pilot = contracts.create_contract(
-            session, **kw, reference=f"AIFI-FW-{slug.upper()}-{year - 1}",
-            title=f"AIFI pilot framework {tool.name} {year - 1} (illustrative terms)",
-            vendor_id=vendor.id, starts_on=pilot[0], ends_on=pilot[1], buyer_ids=buyer_ids,
-            tools=items, illustrative=True)
-        fw_ext = contracts.create_contract(
-            session, **kw, reference=f"AIFI-FW-{slug.upper()}-{year}",
-            title=f"AIFI pilot extension {tool.name} {year} (illustrative terms)",
-            vendor_id=vendor.id, starts_on=extension[0], ends_on=extension[1], buyer_ids=buyer_ids,
-            tools=items, extends_id=fw_pilot.id,
-            extension_options=[{"months": 12, "notice_days": 90}], illustrative=True)
-        for h in all_hospitals:
-            short = h.ura[-3:]
-            for fw, (start, end), tag in ((fw_pilot, pilot, year - 1), (fw_ext, extension, year)):
-                quota, rule = 1200, "deny"
-                if h is oost and tag == year:
-                    quota, rule = {"rbfracture": (100, "deny"), "cina-ipe": (20, "deny"),
-                                   "bonexpert": (50, "overage")}[slug]
-                licences[(h.id, slug, tag)] = contracts.create_licence(
-                    session, **kw, reference=f"AIFI-LIC-{slug.upper()}-{short}-{tag}",
-                    contract_id=fw.id, hospital_id=h.id, tool_id=tool.id, starts_on=start,
-                    ends_on=end, quota_limit=quota, quota_period="year", on_quota_exhausted=rule,
-                    illustrative=True)
+    demo_procurement.seed_procurement(session, kw=kw, tool_rows=tool_rows, consortium=consortium,
+                                      hospitals=hospitals, fictional=fictional, oost=oost, pilot=pilot)
 
     def dpa(h, ref, status, effective, ends, signed=None):
         subs = [{"name": v.name, "organisation_id": v.id, "role": f"AI model {t.name}",

@@ -122,6 +122,27 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.tool_version_reinstate": lambda c: ("POST",
                                              f"/api/v1/tools/{c.world.tool.slug}/versions/1.0/reinstate",
                                              {"json": {"reason": "matrix"}}),
+
+    # The procurement workspace: contracts, licences, extension options, allocation, on/offboarding.
+    "api.contracts_create": lambda c: ("POST", "/api/v1/contracts", {"json": {
+        "reference": f"FW-M-{uuid.uuid4().hex[:8]}", "title": "Matrix", "vendor_id": c.world.vendor.id,
+        "starts_on": "2026-01-01", "ends_on": "2026-12-31"}}),
+    "api.contracts_amend": lambda c: ("PATCH", f"/api/v1/contracts/{c.world.contract.id}",
+                                      {"json": {"title": "Matrix amended"}}),
+    "api.contracts_extend": lambda c: ("POST", f"/api/v1/contracts/{c.world.contract.id}/extensions",
+                                       {"json": {}}),
+    "api.licences_create": lambda c: ("POST", "/api/v1/licences", {"json": {
+        "reference": f"LIC-M-{uuid.uuid4().hex[:8]}", "contract_id": c.world.contract.id,
+        "hospital_id": c.world.hospital.id, "tool_id": c.world.tool.id, "starts_on": "2026-02-01",
+        "ends_on": "2026-03-31", "quota_limit": 5}}),
+    "api.licences_amend": lambda c: ("PATCH", f"/api/v1/licences/{c.world.licence.id}",
+                                     {"json": {"quota_limit": 120}}),
+    "api.allocations": lambda c: ("GET", f"/api/v1/allocations?contract={c.world.contract.id}&period=2026-Q3", {}),
+    "api.hospitals_onboard": lambda c: ("POST", "/api/v1/hospitals", {"json": {
+        "ura": "77000001", "name": "Matrix Ziekenhuis", "preview": True,
+        "calloffs": [{"contract_id": c.world.contract.id, "quota_limit": 10}]}}),
+    "api.hospitals_offboard": lambda c: ("POST", f"/api/v1/hospitals/{c.world.hospital.ura}/offboard",
+                                         {"json": {"reason": "matrix", "preview": True}}),
     "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
     # The legal workspace: agreements (a draft born, terms, lifecycle, journal, sub-processors).
     "api.agreement_create": lambda c: ("POST", "/api/v1/agreements", {"json": {

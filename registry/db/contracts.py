@@ -30,6 +30,10 @@ class FrameworkContract(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("status IN ('draft','active','suspended','terminated')", name="status"),
         CheckConstraint("ends_on >= starts_on", name="term_order"),
+        CheckConstraint("split_rule IN ('equal','fixed','pro_rata')", name="split_rule"),
+        CheckConstraint("vat_bp >= 0 AND vat_bp <= 10000", name="vat_range"),
+        CheckConstraint("ceiling_studies IS NULL OR ceiling_studies >= 0", name="ceiling_studies_nonneg"),
+        CheckConstraint("ceiling_cents IS NULL OR ceiling_cents >= 0", name="ceiling_cents_nonneg"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -40,9 +44,21 @@ class FrameworkContract(SQLModel, table=True):
     extends_id: int | None = Field(default=None, foreign_key="framework_contracts.id")
     starts_on: date
     ends_on: date  # inclusive, Europe/Amsterdam
-    # Options not yet exercised, e.g. [{"months": 12, "notice_days": 90}].
+    # Extension options in order, e.g. [{"months": 12, "notice_days": 90}]. Exercising one extends
+    # this contract's term (the "extended term" model; ContractExtension records who and when);
+    # ``extends_id`` remains only for contracts imported under the older linked-successor model.
     extension_options: list[dict[str, Any]] = json_field(list)
     currency: str = Field(default="EUR", max_length=3)
+    # What all call-offs together may not exceed (None: no ceiling), in studies and/or money.
+    ceiling_studies: int | None = None
+    ceiling_cents: int | None = None
+    # How shared amounts (fixed fee, minimum-commitment top-up) are split among the hospitals:
+    # equal, fixed (``split_shares``: hospital URA → basis points adding up to 10000), pro_rata.
+    split_rule: str = Field(default="equal", max_length=16)
+    split_shares: dict[str, int] = json_field()
+    vat_bp: int = 2100  # VAT in basis points; amounts are kept excluding VAT
+    indexation_bp: int = 0  # annual indexation in basis points
+    indexation_on: date | None = None  # the first indexation day; again on each anniversary
     status: str = Field(default=ContractStatus.ACTIVE, max_length=16)
     status_reason: str | None = Field(default=None, max_length=500)
     illustrative: bool = False
@@ -76,6 +92,27 @@ class ContractTool(SQLModel, table=True):
     unit_price_cents: int = 0  # per study within quota
     overage_price_cents: int = 0  # per study beyond quota, where overage is allowed
     annual_fee_cents: int = 0
+    minimum_commitment_cents: int = 0  # per contract year, consortium-wide
+    # Prices on the consortium's volume in the period: [{"from_studies": 1000, "unit_price_cents": 400}].
+    tiers: list[dict[str, int]] = json_field(list)
+
+
+class ContractExtension(SQLModel, table=True):
+    """An extension option exercised: who, when, and the term before and after."""
+
+    __tablename__ = "contract_extensions"
+    __table_args__ = (UniqueConstraint("contract_id", "option_index"),
+                      CheckConstraint("new_ends_on > previous_ends_on", name="extends_term"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="framework_contracts.id", index=True)
+    option_index: int
+    months: int
+    previous_ends_on: date
+    new_ends_on: date
+    exercised_by: str = Field(max_length=120)  # the actor reference ("user:3")
+    exercised_at: datetime = utc_field()
+    note: str = Field(default="", max_length=500)
 
 
 class LicenceStatus(StrEnum):

@@ -74,3 +74,14 @@ def set_status(session: Session, *, actor: Actor, clock: Clock, permission: Perm
     return update_row(session, actor=actor, clock=clock, permission=permission, row=row,
                       changes={"status": status, "status_reason": reason, **(extra or {})},
                       action=action, message=reason)
+
+
+def delete_row(session: Session, *, actor: Actor, clock: Clock, permission: Permission, row: Any,
+               message: str = "") -> None:
+    """Delete a row (a link such as a contract's buyer), its last state kept in the change record."""
+    actor.require(permission)
+    before = snapshot(row)
+    record_change(session, actor=actor, clock=clock, action="delete", obj=row, before=before, message=message)
+    note_change(session, row)  # a buyer or tool removed from a contract is a change of terms
+    session.delete(row)
+    _flush(session, type(row).__name__)

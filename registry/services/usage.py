@@ -40,6 +40,7 @@ from registry.clock import Clock
 from registry.db.audit import AuditEntry
 from registry.db.contracts import Licence, QuotaCounter
 from registry.db.decisions import Decision, Reservation, UsageEvent
+from registry.db.organisations import Organisation
 from registry.db.tools import Tool
 from registry.domain.quota import quota_window
 from registry.permissions import Permission
@@ -444,7 +445,9 @@ def expire_reservations(session: Session, *, actor: Actor, clock: Clock, window_
 def reconciliation(session: Session, *, actor: Actor, licence_id: int | None = None,
                    period_start: date | None = None) -> list[dict[str, Any]]:
     """Per licence and quota period: permits, completed, released, expired, still reserved, and
-    the quota counter. ``consistent`` checks the invariant used == reserved + confirmed.
+    the quota counter. ``consistent`` checks the invariant used == reserved + confirmed. Rows come
+    by hospital name and licence reference; with ``period_start``, licences without any usage in
+    the period that starts that day are listed too (all zero).
 
     Staff need usage:read and see every licence; a gateway sees its own hospital's only.
     """
@@ -477,21 +480,33 @@ def reconciliation(session: Session, *, actor: Actor, licence_id: int | None = N
     counters = {(c.licence_id, c.window_start): c for c, in session.execute(
         select(QuotaCounter).join(Licence, Licence.id == QuotaCounter.licence_id)
         .where(*counter_where))}
-    keys = sorted(set(counts) | set(counters))
-    licences = {lic.id: (lic, slug) for lic, slug in session.execute(
-        select(Licence, Tool.slug).join(Tool, Tool.id == Licence.tool_id)
+    keys = set(counts) | set(counters)
+    if period_start is not None:
+        # Licences with no usage in the period still owe their reconciliation a line (a hospital
+        # that never used its call-off is a finding too): every licence whose term covers the day.
+        for lic_id, starts_on, ends_on, period in session.execute(
+                select(Licence.id, Licence.starts_on, Licence.ends_on, Licence.quota_period)
+                .where(*lic_where, Licence.starts_on <= period_start, Licence.ends_on >= period_start)):
+            window = quota_window(period, starts_on, ends_on, period_start)
+            if window.starts_on == period_start:
+                keys.add((lic_id, period_start))
+    licences = {lic.id: (lic, slug, org) for lic, slug, org in session.execute(
+        select(Licence, Tool.slug, Organisation).join(Tool, Tool.id == Licence.tool_id)
+        .join(Organisation, Organisation.id == Licence.hospital_id)
         .where(Licence.id.in_({k[0] for k in keys})))} if keys else {}
     out = []
-    for lic_id, start in keys:
+    # By hospital name and licence reference, as people look them up.
+    for lic_id, start in sorted(keys, key=lambda k: (licences[k[0]][2].name, licences[k[0]][0].reference, k[1])):
         c = counts.get((lic_id, start), {s.value: 0 for s in Reservation})
         counter = counters.get((lic_id, start))
-        lic, slug = licences[lic_id]
+        lic, slug, org = licences[lic_id]
         used = counter.used if counter is not None else 0
         end = counter.window_end if counter is not None else \
             quota_window(lic.quota_period, lic.starts_on, lic.ends_on, start).ends_on
         out.append({
             "licence": {"id": lic.id, "reference": lic.reference, "hospital_id": lic.hospital_id,
                         "tool": slug},
+            "hospital": {"ura": org.ura, "name": org.name},
             "period_start": start.isoformat(), "period_end": end.isoformat(),
             "quota_limit": lic.quota_limit,
             "permits": sum(c.values()),

@@ -47,7 +47,9 @@ ENUMS: dict[str, dict[str, Any]] = {
                # The agreement's lifecycle (registry.domain.agreements.TRANSITIONS) in its history.
                "submit_for_review": _l("submitted for review"), "return_to_draft": _l("returned to draft"),
                "approve": _l("approved"), "terminate": _l("terminated"), "remove": _l("removed"),
-               "deletion_recorded": _l("deletion or return recorded"), "withdraw": _l("withdrawn")},
+               "deletion_recorded": _l("deletion or return recorded"), "withdraw": _l("withdrawn"),
+               "extend": _l("extended"), "end_early": _l("ended early"), "terminated": _l("terminated"),
+               "suspended": _l("suspended"), "terminate_start": _l("termination started")},
     # Where an objection came from.
     "source": {"ui": _l("registered by hand"), "api": _l("staff API"), "csv": _l("CSV upload"),
                "fhir": _l("FHIR upload"), "demo": _l("demo")},
@@ -69,6 +71,12 @@ ENUMS: dict[str, dict[str, Any]] = {
               "data_subject_rights": _l("assistance with data subjects' rights"),
               "assistance_breach": _l("assistance with Arts. 32–36 and breach notification (hours)"),
               "deletion_return": _l("deletion or return at the end"), "audits": _l("audits and inspections")},
+    "split_rule": {"equal": _l("equal shares"), "fixed": _l("fixed percentages"),
+                   "pro_rata": _l("in proportion to completed studies")},
+    "checklist": {"licence": _l("a call-off licence in force"), "agreement": _l("a signed data-processing agreement"),
+                  "gateway": _l("a registered gateway"), "clinical_deployment": _l("a clinical deployment")},
+    "owner": {"procurement": _l("procurement"), "legal": _l("legal"), "admin": _l("administrator"),
+              "clinical governance": _l("clinical governance")},
     "action_code": {"C": _l("create"), "R": _l("read"), "U": _l("update"), "D": _l("delete"),
                     "E": _l("execute")},
     "event_type": {"decision": _l("routing decision"), "evaluation": _l("evaluation"),
@@ -86,7 +94,7 @@ ENUMS: dict[str, dict[str, Any]] = {
         "access_tokens": _l("API token"), "gateway_credentials": _l("gateway credential"),
         "contract_tools": _l("contract tool"), "contract_buyers": _l("contract buyer"),
         "usage_events": _l("usage report"), "signing_keys": _l("signing key"),
-        "audit_checkpoints": _l("audit checkpoint"),
+        "audit_checkpoints": _l("audit checkpoint"), "contract_extensions": _l("extension option exercised"),
     },
 }
 

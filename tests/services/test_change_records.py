@@ -47,7 +47,7 @@ NOT_CHANGES = {
 
 def _calls(w, clock):
     kw = {"actor": SYSTEM, "clock": clock}
-    from registry.services import (agreements, api_tokens, contracts, gateways, identity_providers,
+    from registry.services import (agreements, api_tokens, contracts, gateways, hospitals, identity_providers,
                                    objections, organisations, tools, users)
 
     def user(s):  # noqa: ANN001, ANN202
@@ -93,6 +93,20 @@ def _calls(w, clock):
             tool_id=w.tool.id, starts_on=date(2026, 2, 1), ends_on=date(2026, 3, 1), quota_limit=5),
         "contracts.set_licence_status": lambda s: contracts.set_licence_status(
             s, **kw, licence_id=w.licence.id, status="suspended", reason="x"),
+        "contracts.amend_contract": lambda s: contracts.amend_contract(
+            s, **kw, contract_id=w.contract.id, changes={"title": "Renamed", "ceiling_studies": 10_000}),
+        "contracts.exercise_extension": lambda s: contracts.exercise_extension(
+            s, **kw, contract_id=contracts.amend_contract(
+                s, **kw, contract_id=w.contract.id,
+                changes={"extension_options": [{"months": 12, "notice_days": 90}]}).id),
+        "contracts.amend_licence": lambda s: contracts.amend_licence(
+            s, **kw, licence_id=w.licence.id, changes={"quota_limit": 150}),
+        "contracts.end_licence_early": lambda s: contracts.end_licence_early(
+            s, **kw, licence_id=w.licence.id, last_day=date(2026, 6, 30), reason="closing the department"),
+        "hospitals.onboard_hospital": lambda s: hospitals.onboard_hospital(
+            s, **kw, ura="77000099", name="Onboarded", calloffs=[{"contract_id": w.contract.id, "quota_limit": 1}]),
+        "hospitals.offboard_hospital": lambda s: hospitals.offboard_hospital(
+            s, **kw, ura=w.hospital.ura, reason="leaves"),
         "contracts.set_contract_status": lambda s: contracts.set_contract_status(
             s, **kw, contract_id=w.contract.id, status="suspended", reason="x"),
         "agreements.create_agreement": lambda s: agreements.create_agreement(

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import object_session
 
-from registry.db.contracts import (ContractBuyer, ContractStatus, ContractTool, FrameworkContract, Licence,
+from registry.db.contracts import (ContractBuyer, ContractExtension, ContractStatus, ContractTool, FrameworkContract, Licence,
                                    LicenceStatus)
 from registry.permissions import Permission
 from registry.scope import restrict
@@ -35,6 +35,14 @@ class ContractOut(BaseModel):
     buyers: list[dict[str, Any]]
     tools: list[dict[str, Any]]
     illustrative: bool
+    ceiling_studies: int | None = None
+    ceiling_cents: int | None = None
+    split_rule: str = "equal"
+    split_shares: dict[str, int] = {}
+    vat_bp: int = 2100
+    indexation_bp: int = 0
+    indexation_on: date | None = None
+    extensions: list[dict[str, Any]] = []
 
 
 class LicenceOut(BaseModel):
@@ -68,15 +76,28 @@ def contract_tools(contract: FrameworkContract) -> list[ContractTool]:
         select(ContractTool).where(ContractTool.contract_id == contract.id)))
 
 
+def extensions(contract: FrameworkContract) -> list[ContractExtension]:
+    return list(object_session(contract).scalars(
+        select(ContractExtension).where(ContractExtension.contract_id == contract.id)
+        .order_by(ContractExtension.option_index)))
+
+
 def _contract_public(c: FrameworkContract, names) -> dict[str, Any]:  # noqa: ANN001
     return ContractOut(
         id=c.id, reference=c.reference, title=c.title, vendor=_org(names, c.vendor_id), extends_id=c.extends_id,
         starts_on=c.starts_on, ends_on=c.ends_on, extension_options=c.extension_options or [],
         currency=c.currency, status=c.status, status_reason=c.status_reason, illustrative=c.illustrative,
         buyers=[_org(names, b) for b in buyers(c)],
-        tools=[{"tool": names.tools[t.tool_id].slug, "unit_price_cents": t.unit_price_cents,
-                "overage_price_cents": t.overage_price_cents, "annual_fee_cents": t.annual_fee_cents}
-               for t in contract_tools(c)]).model_dump(mode="json")
+        tools=[{"tool": names.tools[t.tool_id].slug, "tool_id": t.tool_id, "unit_price_cents": t.unit_price_cents,
+                "overage_price_cents": t.overage_price_cents, "annual_fee_cents": t.annual_fee_cents,
+                "minimum_commitment_cents": t.minimum_commitment_cents, "tiers": t.tiers or []}
+               for t in contract_tools(c)],
+        ceiling_studies=c.ceiling_studies, ceiling_cents=c.ceiling_cents, split_rule=c.split_rule,
+        split_shares=c.split_shares or {}, vat_bp=c.vat_bp, indexation_bp=c.indexation_bp,
+        indexation_on=c.indexation_on,
+        extensions=[{"option_index": e.option_index, "months": e.months, "previous_ends_on": e.previous_ends_on,
+                     "new_ends_on": e.new_ends_on, "exercised_by": e.exercised_by, "exercised_at": e.exercised_at,
+                     "note": e.note} for e in extensions(c)]).model_dump(mode="json")
 
 
 def _contract_fields(c: FrameworkContract, names) -> list:  # noqa: ANN001
@@ -121,8 +142,10 @@ CONTRACTS = register(ObjectType(
                          contains(FrameworkContract.title, q)),
     default_sort="reference", title=lambda c: f"{c.reference} — {c.title}",
     public=ContractOut, to_public=_contract_public, fields=_contract_fields, related=_contract_related,
+    create_endpoint="web.contracts_new",
     history_refs=lambda c: [("framework_contracts", str(c.id))] + [
-        ("contract_tools", str(t.id)) for t in contract_tools(c)],
+        ("contract_tools", str(t.id)) for t in contract_tools(c)] + [
+        ("contract_extensions", str(e.id)) for e in extensions(c)],
 ))
 
 
@@ -171,5 +194,5 @@ LICENCES = register(ObjectType(
     ],
     search=lambda q: or_(Licence.reference == q, contains(Licence.reference, q)),
     default_sort="reference", title=lambda lic: lic.reference,
-    public=LicenceOut, to_public=_licence_public, fields=_licence_fields,
+    public=LicenceOut, to_public=_licence_public, fields=_licence_fields, create_endpoint="web.licences_new",
 ))

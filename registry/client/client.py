@@ -349,6 +349,13 @@ class RegistryClient:
             self._bundle_etag = (response.headers.get("ETag") or "").strip('"') or None
         return payload
 
+    def handle_webhook(self, verifier: Any, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """A pushed notice (a suspension, …): verified first (``registry.client.webhooks``), then
+        the bundle is refreshed at once, so offline routing stops relying on what was suspended."""
+        payload = verifier.verify(headers, body)
+        self.refresh_bundle()
+        return payload
+
     def load_bundle(self, token: str) -> dict[str, Any]:
         """Install a bundle obtained some other way (say, from disk); verified first."""
         payload = self._verify(token)

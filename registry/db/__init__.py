@@ -4,6 +4,7 @@ from registry.db.agreements import AgreementDocument, DataProcessingAgreement, S
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from registry.db.base import metadata
 from registry.db.changes import ChangeRecord
+from registry.db.clinical import Deployment, FieldSafetyNotice, Incident, IncidentDuty
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract, Licence, QuotaCounter
 from registry.db.decisions import Decision, UsageEvent
@@ -12,10 +13,12 @@ from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
 from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
+from registry.db.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "AccessToken", "AgreementDocument", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
+    "Deployment", "FieldSafetyNotice", "Incident", "IncidentDuty", "WebhookDelivery", "WebhookSubscription",
     "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
     "Licence", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
     "ToolVersion", "UsageEvent", "User", "metadata",

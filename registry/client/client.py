@@ -352,7 +352,7 @@ class RegistryClient:
     def handle_webhook(self, verifier: Any, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         """A pushed notice (a suspension, …): verified first (``registry.client.webhooks``), then
         the bundle is refreshed at once, so offline routing stops relying on what was suspended."""
-        payload = verifier.verify(headers, body)
+        payload = verifier.verify(headers, body, now=self.now().timestamp())
         self.refresh_bundle()
         return payload
 

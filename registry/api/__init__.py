@@ -13,3 +13,4 @@ from registry.api import gateways  # noqa: E402,F401
 from registry.api import audit  # noqa: E402,F401
 from registry.api import usage  # noqa: E402,F401
 from registry.api import objects  # noqa: E402,F401
+from registry.api import clinical  # noqa: E402,F401

@@ -11,3 +11,4 @@ from registry.web import audit  # noqa: E402,F401
 from registry.web import objects  # noqa: E402,F401
 from registry.web import tokens  # noqa: E402,F401
 from registry.web import sso  # noqa: E402,F401
+from registry.web import clinical  # noqa: E402,F401

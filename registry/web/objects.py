@@ -131,7 +131,8 @@ def request_names() -> Names:
 # The audit trail names objects as their change records do (table, id); these are the pages.
 AUDIT_OBJECT_PAGES = {"organisations": "organisations", "gateways": "gateways", "licences": "licences",
                       "framework_contracts": "contracts", "data_processing_agreements": "agreements",
-                      "users": "users", "decision": "decisions", "decisions": "decisions"}
+                      "users": "users", "decision": "decisions", "decisions": "decisions",
+                      "deployments": "deployments"}
 
 
 @blueprint.app_template_global("audit_object_url")
@@ -164,6 +165,9 @@ def actor_name(ref: str) -> str:
             text = gettext("the registry (%(what)s)", what=ident)
         cache[ref] = text
     return cache[ref]
+
+
+blueprint.add_app_template_filter(actor_name, "actor_label")
 
 
 @blueprint.app_template_global("object_label")

@@ -61,6 +61,8 @@ ENUMS: dict[str, dict[str, Any]] = {
         "deployments": _l("deployment"), "incidents": _l("incident"), "incident_duties": _l("incident duty"),
         "field_safety_notices": _l("field-safety notice"), "webhook_subscriptions": _l("webhook subscription"),
     },
+    "deployment_status": {"draft": _l("draft (not live)"), "approved": _l("approved for clinical use"),
+                          "suspended": _l("suspended")},
     "incident_kind": {"malfunction": _l("malfunction"), "risk": _l("risk"),
                       "serious_incident": _l("serious incident")},
     "severity": {"public_health_threat": _l("serious public-health threat (2 days)"),

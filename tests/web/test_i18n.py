@@ -86,6 +86,8 @@ def web_pages(app, session) -> list[str]:  # noqa: ANN001
             path = path.replace("<key>", _sample_key(session, type_key))
         if rule.endpoint == "web.audit_history":
             path = "/audit/object/organisations/1"
+        elif rule.endpoint == "web.deployment_edit":
+            path = f"/deployments/{_sample_key(session, 'deployments')}/edit"
         elif rule.endpoint == "web.sso_provider_edit":
             path = f"/sso/providers/{_identity_provider(session)}/edit"
         assert "<" not in path, f"no sample arguments for {rule.endpoint} ({rule.rule}): add them here"

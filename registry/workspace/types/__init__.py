@@ -7,3 +7,4 @@ from registry.workspace.types import contracts  # noqa: F401
 from registry.workspace.types import agreements  # noqa: F401
 from registry.workspace.types import decisions  # noqa: F401
 from registry.workspace.types import users  # noqa: F401
+from registry.workspace.types import clinical  # noqa: F401

@@ -150,9 +150,8 @@ def deployment_edit(deployment_id: int):
     session = db()
     dep = deployment_service.get_deployment(session, actor=g.web_actor, deployment_id=deployment_id)
     form = ChecklistForm()
-    _choices(form)
-    # Hospital and tool are fixed once recorded.
-    form.hospital_id.data, form.tool_id.data = str(dep.hospital_id), str(dep.tool_id)
+    # Hospital and tool are fixed once recorded: not part of this form.
+    del form.hospital_id, form.tool_id
     if request.method == "GET":
         _fill(form, dep)
     elif form.validate_on_submit():

@@ -2,10 +2,13 @@
 
 Runs, in one go and on this machine: the registry (gunicorn, gthread) on a fresh database with
 the demo world, and a minimal Flask JSON endpoint served the same way; wrk drives both with the
-same decision body (a new study_key every request, so every request is a real permit that
-reserves quota and writes a decision and an audit entry). Prints requests/s and the ratio.
+same decision body (a new study_key every request -- run, wrk thread and request number -- so
+every request is a real permit that reserves quota and writes a decision and an audit entry).
+The floor is measured before and after the registry. Prints requests/s, latency, the ratio and
+the number of distinct decisions stored against the requests sent; writes the figures as JSON
+to bench/results/decisions_http_<db>[_<label>].json.
 
-    .venv/bin/python bench/decisions_http.py [--seconds 10] [--connections 16]
+    .venv/bin/python bench/decisions_http.py [--seconds 10] [--connections 16] [--label after]
         [--database-url postgresql+psycopg://postgres@127.0.0.1/bench]   (default: SQLite)
 
 Needs wrk (Debian package `wrk`).
@@ -23,19 +26,36 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Every wrk thread runs its own Lua state: a key drawn from math.random at the top of the script
+# is the same in every thread (same unseeded sequence), so the threads would replay each other's
+# permits. setup() numbers the threads instead, and RUN separates the warm-up from the measured run;
+# done() prints the figures as JSON so that nothing is parsed out of wrk's human output.
 LUA = r"""
-counter = 0
-local id = tostring(math.random(1, 1e9))
+local next_id = 1
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  n = 0
+end
 request = function()
-  counter = counter + 1
-  local body = string.format('{"tool":"%s","purpose":"clinical-care","study":{"study_key":"b-%s-%d","modality":"DX","body_part":"HAND","patient_age_years":9.5,"patient_sex":"M"}}', TOOL, id, counter)
+  n = n + 1
+  local body = string.format('{"tool":"%s","purpose":"clinical-care","study":{"study_key":"b-%s-%d-%d","modality":"DX","body_part":"HAND","patient_age_years":9.5,"patient_sex":"M"}}', TOOL, RUN, tid, n)
   return wrk.format("POST", "/api/v1/decisions", {["Content-Type"]="application/json", ["Authorization"]="Bearer " .. TOKEN}, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non_2xx":%d,"socket_errors":%d,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 """
 
@@ -85,32 +105,59 @@ def prepare(database_url: str, key_dir: Path) -> tuple[str, str]:
     return world.tool.slug, token.access_token
 
 
-def serve(app_spec: str, env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+def serve(app_spec: str, env: dict, port: int, workers: int, threads: int,
+          worker_class: str = "gthread") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning", app_spec]
+           "--threads", str(threads), "--worker-class", worker_class, "--log-level", "warning", app_spec]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     wait_for(port)
     return proc
 
 
-def run_wrk(port: int, script: Path, seconds: int, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+def run_wrk(port: int, script: Path, seconds: int, connections: int, threads: int) -> dict:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p50 = re.search(r"50%\s+([\d.]+\w+)", out)
-    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
-    return {"rps": rps, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "p50": p50.group(1) if p50 else "?", "p99": p99.group(1) if p99 else "?"}
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRKJSON "))
+    result = json.loads(line.removeprefix("WRKJSON "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def count_decisions(database_url: str, run: str) -> dict:
+    """What the server stored for one run: decisions, distinct study keys, permits, replays.
+
+    ``distinct_decisions`` below ``requests`` means requests were replays of stored permits (the
+    cheap path) and the figure does not measure what it claims to."""
+    from sqlalchemy import func, select
+
+    from registry.db.audit import AuditEntry
+    from registry.db.base import make_engine
+    from registry.db.decisions import Decision
+
+    engine = make_engine(database_url)
+    like = f"b-{run}-%"
+    with engine.connect() as conn:
+        total, distinct, permits = conn.execute(select(
+            func.count(), func.count(Decision.study_key.distinct()),
+            func.count().filter(Decision.outcome == "permit")).where(Decision.study_key.like(like))).one()
+        replays = conn.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.event_type == "decision-replay",
+                                     AuditEntry.object_id.in_(select(Decision.id).where(
+                                         Decision.study_key.like(like)))))
+    engine.dispose()
+    return {"decisions": total, "distinct_decisions": distinct, "permits": permits, "replays": replays}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--label", default="", help="suffix of the result file, e.g. before/after")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -118,33 +165,57 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     tool, token = prepare(url, tmp / "keys")
-    script = tmp / "decide.lua"
-    script.write_text(f'TOOL = "{tool}"\nTOKEN = "{token}"\n' + LUA)
     env = dict(os.environ, REGISTRY_DATABASE_URL=url, REGISTRY_SIGNING_KEY_DIR=str(tmp / "keys"),
                PYTHONPATH=str(ROOT))
-    results = {}
-    for name, spec in (("floor (minimal Flask JSON)", "bench.floor_app:create_floor_app()"),
-                       ("registry POST /api/v1/decisions", "registry.app:create_app()")):
+    stamp = uuid.uuid4().hex[:8]
+
+    def script(run: str) -> Path:
+        path = tmp / f"decide-{run}.lua"
+        path.write_text(f'TOOL = "{tool}"\nTOKEN = "{token}"\nRUN = "{run}"\n' + LUA)
+        return path
+
+    def measure(spec: str, name: str) -> dict:
         port = free_port()
-        proc = serve(spec, env, port, args.workers, args.threads)
+        proc = serve(spec, env, port, args.workers, args.threads, args.worker_class)
         try:
-            run_wrk(port, script, 2, args.connections)  # warm-up
-            results[name] = run_wrk(port, script, args.seconds, args.connections)
+            run_wrk(port, script(f"{stamp}{name}w"), 2, args.connections, args.wrk_threads)  # warm-up
+            run = f"{stamp}{name}"
+            result = run_wrk(port, script(run), args.seconds, args.connections, args.wrk_threads)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    floor, reg = results.values()
-    print(f"\nDecisions over HTTP, {args.workers} gunicorn workers x {args.threads} threads, "
-          f"{args.connections} connections, {args.seconds}s, database {url.split(':')[0]}")
-    print(f"{'endpoint':36} {'req/s':>9} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
+        if spec.startswith("registry"):
+            result.update(count_decisions(url, run))
+        return result
+
+    # The machine is shared and noisy: the floor is measured before and after the registry.
+    results = {"floor_before": measure("bench.floor_app:create_floor_app()", "f1"),
+               "registry": measure("registry.app:create_app()", "r"),
+               "floor_after": measure("bench.floor_app:create_floor_app()", "f2")}
+    floor = (results["floor_before"]["rps"] + results["floor_after"]["rps"]) / 2
+    reg = results["registry"]
+    kind = url.split(":")[0].split("+")[0]
+    print(f"\nDecisions over HTTP, {args.workers} gunicorn {args.worker_class} workers x {args.threads} "
+          f"threads, {args.connections} connections, {args.seconds}s, database {kind}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    print(f"{'endpoint':14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'distinct':>9}")
     for name, r in results.items():
-        print(f"{name:36} {r['rps']:9.0f} {r['p50']:>9} {r['p99']:>9} {r['non_2xx']:8d}")
-    print(f"registry / floor = {reg['rps'] / floor['rps']:.3f}")
+        print(f"{name:14} {r['rps']:9.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['non_2xx']:8d} "
+              f"{r.get('distinct_decisions', '-'):>9}")
+    print(f"registry / floor = {reg['rps'] / floor:.3f}; distinct decisions {reg['distinct_decisions']} "
+          f"of {reg['requests']} requests ({reg['replays']} replays)")
+    # wrk counts only the answers it read before it stopped: a few more decisions than requests
+    # (those in flight at the end) is expected; fewer means replays were measured.
+    if reg["distinct_decisions"] < reg["requests"] - reg["non_2xx"]:
+        print("WARNING: fewer distinct decisions than answered requests: replays were measured")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"decisions_http_{url.split(':')[0].split('+')[0]}.json").write_text(json.dumps(
-        {"when": datetime.now(timezone.utc).isoformat(), "args": vars(args), "results": results,
-         "ratio": reg["rps"] / floor["rps"]}, indent=2))
+    name = f"decisions_http_{kind}{'_' + args.label if args.label else ''}.json"
+    (out / name).write_text(json.dumps(
+        {"when": datetime.now(timezone.utc).isoformat(), "args": vars(args), "cores": os.cpu_count(),
+         "load_avg_after": os.getloadavg(), "results": results,
+         "ratio": reg["rps"] / floor}, indent=2) + "\n")
+    print(f"results in {out / name}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.clock import Clock, SystemClock
 from registry.db.base import make_engine, make_session_factory
 from registry.policy.engine import PolicyEngine
+from registry.services.terms_cache import TermsCache
 from registry.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,8 @@ class Registry:
     sessions: sessionmaker[Session]
     policy: PolicyEngine
     clock: Clock
+    # The terms the decision path keeps in memory, dropped whenever the terms revision moves.
+    terms: TermsCache = field(default_factory=TermsCache)
     _signer: object = None
     _signer_checked: float = 0.0
 

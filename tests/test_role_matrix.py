@@ -102,6 +102,7 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.report": lambda c: ("POST", "/api/v1/usage", {"json": {"events": []}}),
     "oauth.introspect": lambda c: ("POST", "/oauth/introspect", {"data": {"token": c.gateway_token}}),
     "api.matrix": lambda c: ("GET", "/api/v1/matrix?on=2026-06-01", {}),
+    "api.search": lambda c: ("GET", "/api/v1/search?q=Radboud", {}),
     # Clinical governance: each a harmless write (a reason-less suspend, an empty patch, …).
     "api.deployment_create_api": lambda c: ("POST", "/api/v1/deployments",
                                             {"json": {"hospital_ura": c.world.hospital.ura, "tool": "nonexistent"}}),

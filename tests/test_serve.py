@@ -31,9 +31,9 @@ def test_registry_serve_answers_and_seals(tmp_path: Path):
         deadline = time.time() + 60
         while True:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/?lang=en", timeout=2)
+                response = requests.get(f"http://127.0.0.1:{port}/?lang=en", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 assert time.time() < deadline, "registry serve did not come up"
                 time.sleep(0.3)
         assert response.status_code == 200 and "Radboudumc" in response.text

@@ -2,7 +2,7 @@
 purposes that need an approved deployment (clinical care)
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29 17:35:10.377126
 """
 from alembic import op
@@ -12,7 +12,7 @@ import registry.db.types  # noqa: F401
 
 
 revision = '0009'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -31,7 +31,7 @@ def _answer(use_case, schema):  # noqa: ANN001, ANN202
     reg = registry()
     session = db()
     outcome = use_case(session, actor=current_actor(), clock=reg.clock, engine=reg.policy,
-                       request=body)
+                       request=body, terms=reg.terms)
     session.commit()
     return jsonify(_signed(service.decision_view(outcome)))
 

@@ -118,6 +118,39 @@ def matrix():
                     "pages": result.pages, "cells": cells})
 
 
+# -- the global search -----------------------------------------------------------------------------
+
+class SearchQuery(BaseModel):
+    q: str = Field(min_length=1, max_length=200, description="a name, URA, reference, decision id or client id")
+
+
+class SearchHit(BaseModel):
+    type: str
+    key: str
+    title: str
+
+
+class SearchOut(BaseModel):
+    q: str
+    hits: list[SearchHit]
+
+
+@blueprint.get("/search")
+@document("Search what the caller may see: hospitals, tools, references, decisions, gateways", "Staff: search",
+          query=SearchQuery, response=SearchOut)
+@requires(*sorted({t.read for t in OBJECT_TYPES.values()}))
+def search():
+    from registry.services.search import search_registry
+    from registry.workspace.base import clean_text
+
+    q = clean_text(request.args.get("q"))
+    if not q:
+        raise ValidationFailed("nothing to search for", {"q": "is required"})
+    hits = search_registry(db(), actor=current_actor(), q=q)
+    return jsonify({"q": q, "hits": [{"type": h.type_key, "key": OBJECT_TYPES[h.type_key].url_key(h.row),
+                                      "title": OBJECT_TYPES[h.type_key].title(h.row)} for h in hits]})
+
+
 # -- the document itself ---------------------------------------------------------------------------
 
 docs_blueprint = Blueprint("api_docs", __name__, url_prefix="/api")

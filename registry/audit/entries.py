@@ -21,8 +21,19 @@ def action_code_for(change_action: str) -> str:
     return _ACTION_CODES.get(change_action, UPDATE)
 
 
-def append_entry(
-    session: Session,
+def append_entry(session: Session, **fields: Any) -> AuditEntry:
+    """Add one unsealed entry; the sequencer gives it its place in the chain later."""
+    entry = build_entry(**fields)
+    session.add(entry)
+    return entry
+
+
+def build_entry(**fields: Any) -> AuditEntry:
+    """One unsealed entry, not yet added to any session."""
+    return AuditEntry(**entry_values(**fields))
+
+
+def entry_values(
     *,
     actor: Actor,
     at: datetime,
@@ -36,10 +47,11 @@ def append_entry(
     detail: dict[str, Any] | None = None,
     purpose_of_use: str = "",
 ) -> AuditEntry:
-    """Add one unsealed entry; the sequencer gives it its place in the chain later."""
+    """The column values of one unsealed entry (the decision path inserts them with Core; columns
+    left out take their defaults: unsealed, this system as source)."""
     if action_code not in (CREATE, READ, UPDATE, DELETE, EXECUTE):
         raise ValueError(f"NEN 7513 action code must be C, R, U, D or E, not {action_code!r}")
-    entry = AuditEntry(
+    return dict(
         event_id=str(uuid.uuid4()),
         recorded_at=at,
         event_type=event_type,
@@ -56,5 +68,3 @@ def append_entry(
         checks=checks or {},
         detail=detail or {},
     )
-    session.add(entry)
-    return entry

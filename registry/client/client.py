@@ -15,8 +15,9 @@ import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import requests
@@ -25,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 
 from registry.client.offline import judge
+from registry.client.store import LocalStore
 
 log = logging.getLogger("registry.client")
 
@@ -84,19 +86,32 @@ class OfflineRecord:
     outcome: str | None = None  # usage outcome reported by the gateway, if any
     occurred_at: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return dict(asdict(self), decided_at=self.decided_at.isoformat())
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "OfflineRecord":
+        return cls(**dict(data, decided_at=datetime.fromisoformat(data["decided_at"])))
+
 
 class RegistryClient:
     """A gateway's client. Thread-safe for the queue and token; one instance per gateway.
 
     Authenticate with ``client_secret`` (client_secret_basic) or ``private_key`` (an Ed25519
     private key as PEM bytes, a JWK dict or a joserfc OKPKey; private_key_jwt).
+
+    With ``state_path`` the usage queue, refused events, offline permits and the verified bundle
+    are kept in that SQLite file (:class:`LocalStore`) and read back on start: a gateway that is
+    restarted, or killed in the middle of a batch, reports every event once and loses none.
+    Without it they live in memory only.
     """
 
     def __init__(self, base_url: str, client_id: str, *, client_secret: str | None = None,
                  private_key: Any = None, scope: str = DEFAULT_SCOPE, timeout: float = 5.0,
                  retries: int = 2, backoff: float = 0.2, issuer: str | None = None,
                  http: requests.Session | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 state_path: str | Path | None = None):
         if (client_secret is None) == (private_key is None):
             raise ValueError("give exactly one of client_secret or private_key")
         self.base_url = base_url.rstrip("/")
@@ -122,6 +137,36 @@ class RegistryClient:
         self._offline_by_key: dict[tuple[str, str, str], Decision] = {}
         self.offline_records: dict[str, OfflineRecord] = {}
         self.unreconciled: list[OfflineRecord] = []
+        self._store = LocalStore(state_path) if state_path is not None else None
+        if self._store is not None:
+            self._restore(self._store)
+
+    def _restore(self, store: LocalStore) -> None:
+        """Read back what a previous run of this gateway kept (see :class:`LocalStore`)."""
+        self._queue = store.queue()
+        self.rejected = store.rejected()
+        self._offline_used = store.offline_used()
+        self.unreconciled = [OfflineRecord.from_json(r) for r in store.unreconciled()]
+        for data in store.offline_records():
+            record = OfflineRecord.from_json(data)
+            self.offline_records[record.offline_id] = record
+            body = record.request
+            key = (body["tool"], body["purpose"], body["study"].get("study_key", ""))
+            self._offline_by_key[key] = Decision("permit", None, [], offline=True,
+                                                 offline_id=record.offline_id)
+        if store.get("jwks"):
+            self._jwks = KeySet.import_key_set(json.loads(store.get("jwks")))
+        token = store.get("bundle_jws")
+        if token:
+            try:
+                self._bundle = self._verify(token)
+                self._bundle_jws, self._bundle_etag = token, store.get("bundle_etag")
+            except BundleInvalid:
+                pass  # expired (or keys gone) while the gateway was down: never used
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
     # -- HTTP ---------------------------------------------------------------------------------------
 
@@ -241,9 +286,12 @@ class RegistryClient:
                 # Not cached: a deny offline is re-asked next time (the registry may be back).
                 return Decision("deny", None, [{"code": verdict.code, "detail": verdict.detail}],
                                 offline=True)
-            self._offline_used[used_key] = self._offline_used.get(used_key, 0) + 1
             offline_id = "offline-" + uuid.uuid4().hex
-            self.offline_records[offline_id] = OfflineRecord(offline_id, body, self.now())
+            record = OfflineRecord(offline_id, body, self.now())
+            if self._store is not None:  # kept before the permit is acted on
+                self._store.save_offline(record.to_json(), used_key)
+            self._offline_used[used_key] = self._offline_used.get(used_key, 0) + 1
+            self.offline_records[offline_id] = record
             decision = Decision("permit", None, [], offline=True, offline_id=offline_id,
                                 raw={"code": verdict.code})
             self._offline_by_key[key] = decision
@@ -266,10 +314,14 @@ class RegistryClient:
             if isinstance(decision, Decision) and decision.offline:
                 record = self.offline_records[decision.offline_id]
                 record.outcome, record.occurred_at = outcome, at
+                if self._store is not None:
+                    self._store.save_offline(record.to_json())
                 return decision.offline_id
             decision_id = decision.decision_id if isinstance(decision, Decision) else decision
             event = {"event_id": event_id or uuid.uuid4().hex, "decision_id": decision_id,
                      "outcome": outcome, "occurred_at": at}
+            if self._store is not None:
+                self._store.enqueue(event)  # on disk before the caller is told it is queued
             self._queue.append(event)
             return event["event_id"]
 
@@ -293,11 +345,14 @@ class RegistryClient:
             answer = self._json_or_raise(response)
             result.accepted += answer["accepted"]
             result.duplicates += answer["duplicates"]
-            for rejection in answer["rejected"]:
-                item = dict(rejection, event=batch[rejection["index"]])
-                result.rejected.append(item)
-                self.rejected.append(item)
+            # A rejection is final: the registry judged that event and will judge it the same way
+            # again, so it leaves the queue with the others and is kept for a person instead.
+            items = [dict(rejection, event=batch[rejection["index"]]) for rejection in answer["rejected"]]
+            result.rejected.extend(items)
             with self._lock:
+                if self._store is not None:
+                    self._store.answered([e["event_id"] for e in batch], items)
+                self.rejected.extend(items)
                 del self._queue[:len(batch)]
         result.pending = self.pending
         return result
@@ -318,10 +373,17 @@ class RegistryClient:
                 return
             answer = self._json_or_raise(response)
             with self._lock:
-                del self.offline_records[offline_id]
+                event = None
                 if answer["decision"] == "permit":
-                    self._queue.append({"event_id": offline_id, "decision_id": answer["decision_id"],
-                                        "outcome": record.outcome, "occurred_at": record.occurred_at})
+                    # The offline id is the event id: regularising again after a crash queues
+                    # (and the registry counts) the same event, once.
+                    event = {"event_id": offline_id, "decision_id": answer["decision_id"],
+                             "outcome": record.outcome, "occurred_at": record.occurred_at}
+                if self._store is not None:
+                    self._store.regularised(record.to_json(), event)
+                del self.offline_records[offline_id]
+                if event is not None:
+                    self._queue.append(event)
                 else:
                     self.unreconciled.append(record)
 
@@ -347,6 +409,7 @@ class RegistryClient:
         with self._lock:
             self._bundle_jws, self._bundle = token, payload
             self._bundle_etag = (response.headers.get("ETag") or "").strip('"') or None
+            self._keep_bundle()
         return payload
 
     def handle_webhook(self, verifier: Any, headers: dict[str, str], body: bytes) -> dict[str, Any]:
@@ -356,11 +419,16 @@ class RegistryClient:
         self.refresh_bundle()
         return payload
 
+    def _keep_bundle(self) -> None:
+        if self._store is not None:
+            self._store.put(bundle_jws=self._bundle_jws, bundle_etag=self._bundle_etag)
+
     def load_bundle(self, token: str) -> dict[str, Any]:
         """Install a bundle obtained some other way (say, from disk); verified first."""
         payload = self._verify(token)
         with self._lock:
             self._bundle_jws, self._bundle, self._bundle_etag = token, payload, None
+            self._keep_bundle()
         return payload
 
     @property
@@ -370,7 +438,10 @@ class RegistryClient:
     def _keys(self, refresh: bool = False) -> KeySet:
         if self._jwks is None or refresh:
             response = self._send("GET", "/.well-known/jwks.json", auth=False)
-            self._jwks = KeySet.import_key_set(self._json_or_raise(response))
+            jwks = self._json_or_raise(response)
+            self._jwks = KeySet.import_key_set(jwks)
+            if self._store is not None:  # to verify the kept bundle after a restart, offline
+                self._store.put(jwks=json.dumps(jwks))
         return self._jwks
 
     def _verify(self, token: str) -> dict[str, Any]:

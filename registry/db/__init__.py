@@ -11,6 +11,7 @@ from registry.db.decisions import Decision, UsageEvent
 from registry.db.identity import IdentityLink, IdentityProvider
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
+from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
 from registry.db.webhooks import WebhookDelivery, WebhookSubscription
@@ -20,6 +21,7 @@ __all__ = [
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
     "Deployment", "FieldSafetyNotice", "Incident", "IncidentDuty", "WebhookDelivery", "WebhookSubscription",
     "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
-    "Licence", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor", "Tool",
+    "Licence", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey", "SubProcessor",
+    "TermsRevision", "Tool",
     "ToolVersion", "UsageEvent", "User", "metadata",
 ]

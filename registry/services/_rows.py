@@ -13,6 +13,7 @@ from registry.clock import Clock
 from registry.permissions import Permission
 from registry.services.changes import record_change, snapshot
 from registry.services.errors import Conflict, NotFound, ValidationFailed
+from registry.services.terms_revision import note_change
 
 T = TypeVar("T")
 
@@ -39,6 +40,7 @@ def create_row(session: Session, *, actor: Actor, clock: Clock, permission: Perm
         row.created_at = clock.now()  # type: ignore[attr-defined]
     session.add(row)
     _flush(session, type(row).__name__)
+    note_change(session, row)  # terms cached by the decision path are dropped on every instance
     record_change(session, actor=actor, clock=clock, action="create", obj=row, before=None,
                   message=message)
     return row
@@ -53,6 +55,7 @@ def update_row(session: Session, *, actor: Actor, clock: Clock, permission: Perm
             raise ValueError(f"{type(row).__name__} has no field {key!r}")
         setattr(row, key, value)
     _flush(session, type(row).__name__)
+    note_change(session, row)
     record_change(session, actor=actor, clock=clock, action=action, obj=row, before=before,
                   message=message)
     return row

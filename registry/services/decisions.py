@@ -2,6 +2,12 @@
 
 One snapshot of the facts, one Cedar evaluation (more only to explain a deny), and one short
 write: the quota reservation, the Decision and its audit entry, in the same transaction.
+
+Per study only what must be read and written touches the database: one statement reads the
+terms revision and any permit stored under the study's idempotency key, one the quota counter
+(licences with a quota only), one an objection (requests naming a pseudonym only); then the
+reservation, the decision row and its audit entry (SQLAlchemy Core inserts). The terms come from
+the in-memory :class:`TermsCache`, valid for the revision just read.
 """
 
 from __future__ import annotations
@@ -12,20 +18,23 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from registry.actor import Actor, PermissionDenied
 from registry.schemas import DecisionIn, EvaluateIn
-from registry.audit.entries import EXECUTE, append_entry
+from registry.audit.entries import EXECUTE, append_entry, entry_values
 from registry.clock import Clock
 from registry.db.agreements import DataProcessingAgreement, SubProcessor
 from registry.db.clinical import Deployment
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import FrameworkContract, Licence
+from registry.db.audit import AuditEntry
 from registry.db.decisions import Decision, Reservation
 from registry.db.organisations import Gateway, Organisation
+from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
 from registry.domain.intended_use import Study
 from registry.domain.terms import in_force, term_date
@@ -34,6 +43,7 @@ from registry.policy.engine import PolicyEngine
 from registry.policy.facts import Snapshot, compute_facts, explain, licence_window
 from registry.services import quota as quota_service
 from registry.services.errors import Conflict, NotFound, ValidationFailed
+from registry.services.terms_cache import TermsCache, TermsView
 
 
 @dataclass
@@ -106,38 +116,91 @@ _OBJECTION = (select(PatientObjection)
 _DEPLOYMENT = select(Deployment).where(Deployment.hospital_id == bindparam("hospital"),
                                        Deployment.tool_id == bindparam("tool"))
 _PERMIT_BY_KEY = select(Decision).where(Decision.idempotency_key == bindparam("key"))
+_GATEWAY_AND_HOSPITAL = (select(Gateway, Organisation)
+                         .join(Organisation, Organisation.id == Gateway.hospital_id)
+                         .where(Gateway.id == bindparam("gateway")))
+# The first statement of every decision, one round trip: the terms revision (is the cache still
+# good?) and the permit already stored under this study's idempotency key (is this a retry?).
+_REVISION_AND_PERMIT = select(
+    select(TermsRevision.revision).where(TermsRevision.id == 1).scalar_subquery(),
+    select(Decision.id).where(Decision.idempotency_key == bindparam("key")).scalar_subquery())
+_DECISION_COLUMNS = [c.key for c in Decision.__table__.columns]
+_INSERT_DECISION = insert(Decision.__table__)
+_INSERT_AUDIT = insert(AuditEntry.__table__)
+
+
+def _insert_permit_once(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: a lost race on a retried
+    study is no row back, not an error, so no savepoint is needed around the reservation. (The
+    row count is not used: psycopg reports -1 for it here.)"""
+    if dialect not in _cache:
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _cache[dialect] = dialect_insert(Decision.__table__).on_conflict_do_nothing(
+            index_elements=["idempotency_key"]).returning(Decision.__table__.c.id)
+    return _cache[dialect]
+
+
+def terms_view(session: Session, terms: TermsCache | None, revision: int | None = None) -> TermsView:
+    """The terms for this transaction; without a cache (services called directly), a private one."""
+    if revision is None:
+        revision = session.connection().execute(_REVISION_AND_PERMIT, {"key": None}).scalar()
+    return TermsView(session, (terms or TermsCache()).entries(revision))
+
+
+def _gateway_and_hospital(view: TermsView, gateway_id: int):
+    return view.get(("gateway", gateway_id),
+                    lambda s: tuple(s.execute(_GATEWAY_AND_HOSPITAL, {"gateway": gateway_id}).one()))
+
+
+def _tool_row(view: TermsView, slug: str, version: str | None):
+    if version:
+        return view.get(("tool", slug, version), lambda s: s.execute(
+            _TOOL_VERSION, {"slug": slug, "version": version}).first())
+    return view.get(("tool", slug, None), lambda s: s.execute(_TOOL_DEFAULT, {"slug": slug}).first())
+
+
+def _agreements(view: TermsView, hospital_id: int, processor_id: int):
+    """(candidate agreements, their sub-processors by agreement id) between hospital and processor."""
+    def load(s: Session):
+        subprocessors: dict[int, list[SubProcessor]] = {}
+        candidates: dict[int, DataProcessingAgreement] = {}
+        for dpa, sp in s.execute(_AGREEMENTS, {"hospital": hospital_id, "processor": processor_id}):
+            candidates[dpa.id] = dpa
+            if sp is not None:
+                subprocessors.setdefault(dpa.id, []).append(sp)
+        return list(candidates.values()), subprocessors
+    return view.get(("agreements", hospital_id, processor_id), load)
 
 
 def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway | None,
-                  request: DecisionIn, day: date) -> Snapshot:
-    if request.tool_version:
-        row = session.execute(_TOOL_VERSION, {"slug": request.tool, "version": request.tool_version}).first()
-    else:
-        row = session.execute(_TOOL_DEFAULT, {"slug": request.tool}).first()
+                  request: DecisionIn, day: date, view: TermsView | None = None) -> Snapshot:
+    """The facts for one decision: terms from ``view`` (the in-memory terms of this transaction's
+    revision), the quota counter and any objection from the database."""
+    view = view or terms_view(session, None)
+    row = _tool_row(view, request.tool, request.tool_version)
     tool, version = (row[0], row[1]) if row else (None, None)
     snap = Snapshot(day=day, hospital=hospital, gateway=gateway, tool=tool, version=version,
-                    purpose=session.get(Purpose, request.purpose), purpose_code=request.purpose,
-                    tool_slug=request.tool)
+                    purpose=view.get(("purpose", request.purpose),
+                                     lambda s: s.get(Purpose, request.purpose)),
+                    purpose_code=request.purpose, tool_slug=request.tool)
     if tool is None:
         return snap
-    snap.licence, snap.contract = _pick_licence(list(session.execute(
-        _LICENCES, {"hospital": hospital.id, "tool": tool.id})), day)
-    if snap.licence is not None:
+    licences = view.get(("licences", hospital.id, tool.id), lambda s: list(s.execute(
+        _LICENCES, {"hospital": hospital.id, "tool": tool.id})))
+    snap.licence, snap.contract = _pick_licence(licences, day)
+    # The count matters only where there is a limit: without one it is in neither the facts nor
+    # the answer, so the read is skipped.
+    if snap.licence is not None and snap.licence.quota_limit is not None:
         snap.quota_used = quota_service.used_in_window(
             session, snap.licence.id, licence_window(snap.licence, day).starts_on)
     snap.chain = [org for org in (row[3], row[2]) if org is not None]
-    subprocessors: dict[int, list[SubProcessor]] = {}
-    candidates: dict[int, DataProcessingAgreement] = {}
-    for dpa, sp in session.execute(_AGREEMENTS, {"hospital": hospital.id,
-                                                 "processor": snap.chain[0].id}):
-        candidates[dpa.id] = dpa
-        if sp is not None:
-            subprocessors.setdefault(dpa.id, []).append(sp)
-    snap.agreement = _pick_agreement(list(candidates.values()), request.purpose, day)
+    candidates, subprocessors = _agreements(view, hospital.id, snap.chain[0].id)
+    snap.agreement = _pick_agreement(candidates, request.purpose, day)
     if snap.agreement is not None:
         snap.agreement_subprocessors = subprocessors.get(snap.agreement.id, [])
     if snap.purpose is not None and snap.purpose.requires_deployment:
-        snap.deployment = session.scalar(_DEPLOYMENT, {"hospital": hospital.id, "tool": tool.id})
+        snap.deployment = view.get(("deployment", hospital.id, tool.id), lambda s: s.scalar(
+            _DEPLOYMENT, {"hospital": hospital.id, "tool": tool.id}))
     if request.patient_pseudonym:
         snap.objection = session.scalar(_OBJECTION, {
             "hospital": hospital.id, "pseudonym": request.patient_pseudonym,
@@ -183,9 +246,10 @@ def _evaluate(engine: PolicyEngine, snap: Snapshot, request: DecisionIn, princip
     return facts, verdict
 
 
-def _store(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str,
-           snap: Snapshot, request: DecisionIn, facts, verdict, reservation: str, overage: bool,
+def _build(*, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str, snap: Snapshot,
+           request: DecisionIn, facts, verdict, reservation: str, overage: bool,
            idem: str | None) -> Decision:
+    """The Decision row, built in memory (not added to the session: :func:`_insert` stores it)."""
     permit = verdict.permit
     reasons = [] if permit else [explain(code, snap, facts) for code in verdict.failed]
     obligations = []
@@ -208,8 +272,18 @@ def _store(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
         quota_window_start=window.starts_on if window and reservation != Reservation.NONE else None,
         overage=overage, reservation=reservation,
     )
-    session.add(decision)
     return decision
+
+
+def _insert(session: Session, decision: Decision, *, once: bool = False) -> bool:
+    """Store ``decision`` with a Core insert (no unit of work for a row that is never updated
+    here). With ``once``, a permit whose idempotency key is already taken is not stored: False."""
+    values = {key: getattr(decision, key) for key in _DECISION_COLUMNS}
+    conn = session.connection()
+    if not once:
+        conn.execute(_INSERT_DECISION, values)
+        return True
+    return conn.execute(_insert_permit_once(conn.dialect.name), values).first() is not None
 
 
 def _audit(session: Session, *, actor: Actor, clock: Clock, decision: Decision) -> None:
@@ -232,65 +306,71 @@ def _audit(session: Session, *, actor: Actor, clock: Clock, decision: Decision) 
     if decision.request.get("patient_pseudonym"):
         objects.append({"type": "patient", "id": decision.request["patient_pseudonym"],
                         "sensitivity": "pseudonym"})
-    append_entry(session, actor=actor, at=decision.decided_at,
-                 event_type="decision" if decision.kind == "decide" else "evaluation",
-                 action_code=EXECUTE, outcome="success" if decision.outcome == "permit" else "denied",
-                 object_type="decision", object_id=decision.id, objects=objects, checks=checks,
-                 detail={"outcome": decision.outcome, "dry_run": decision.dry_run,
-                         "evaluated_on": decision.evaluated_on.isoformat(),
-                         "policy_version": decision.policy_version},
-                 purpose_of_use=decision.purpose)
+    entry = entry_values(actor=actor, at=decision.decided_at,
+                         event_type="decision" if decision.kind == "decide" else "evaluation",
+                         action_code=EXECUTE,
+                         outcome="success" if decision.outcome == "permit" else "denied",
+                         object_type="decision", object_id=decision.id, objects=objects, checks=checks,
+                         detail={"outcome": decision.outcome, "dry_run": decision.dry_run,
+                                 "evaluated_on": decision.evaluated_on.isoformat(),
+                                 "policy_version": decision.policy_version},
+                         purpose_of_use=decision.purpose)
+    session.connection().execute(_INSERT_AUDIT, entry)
 
 
 def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
-           request: DecisionIn) -> DecisionOutcome:
-    """Decide for the actor's own gateway and hospital (never one named in the body)."""
+           request: DecisionIn, terms: TermsCache | None = None) -> DecisionOutcome:
+    """Decide for the actor's own gateway and hospital (never one named in the body).
+
+    ``terms`` is the process's in-memory terms (the app's); without it every decision loads them.
+    """
     actor.require(Permission.ROUTING_DECIDE)
     if actor.kind != "gateway" or actor.hospital_id is None:
         raise PermissionDenied(Permission.ROUTING_DECIDE, actor)
     idem = idempotency_key(actor.hospital_id, request.tool, request.purpose, request.study.study_key)
-    if not request.dry_run:
-        replay = _find_permit(session, idem)
-        if replay is not None:
-            return _replayed(session, actor=actor, clock=clock, outcome=replay, request=request)
-    # Usually already in the session's identity map: the bearer-token check loaded both.
-    gateway = session.get(Gateway, actor.gateway_id)
-    hospital = session.get(Organisation, gateway.hospital_id)
+    # Core statements go straight to the transaction's connection: the ORM's execution layer
+    # costs more than an indexed lookup here.
+    revision, stored = session.connection().execute(
+        _REVISION_AND_PERMIT, {"key": None if request.dry_run else idem}).one()
+    if stored is not None:
+        return _replayed(session, actor=actor, clock=clock, outcome=_find_permit(session, idem),
+                         request=request)
+    view = terms_view(session, terms, revision)
+    gateway, hospital = _gateway_and_hospital(view, actor.gateway_id)
     snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request,
-                         day=term_date(clock.now()))
+                         day=term_date(clock.now()), view=view)
     facts, verdict = _evaluate(engine, snap, request, actor.id)
     used = snap.quota_used
+    kw = {"actor": actor, "clock": clock, "engine": engine, "kind": "decide", "snap": snap,
+          "request": request}
     if not verdict.permit or request.dry_run:
-        decision = _store(session, actor=actor, clock=clock, engine=engine, kind="decide", snap=snap,
-                          request=request, facts=facts, verdict=verdict,
-                          reservation=Reservation.NONE, overage=False, idem=None)
+        decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.NONE,
+                          overage=False, idem=None)
+        _insert(session, decision)
         _audit(session, actor=actor, clock=clock, decision=decision)
-        session.flush()
         return DecisionOutcome(decision, _quota_view(snap, used))
     lic = snap.licence
-    try:
-        # The savepoint makes a lost race on the idempotency key undo this attempt's reservation.
-        with session.begin_nested():
-            reserved, overage = quota_service.reserve(
-                session, lic.id, facts.window, lic.quota_limit, lic.on_quota_exhausted == "overage")
-            if not reserved:
-                # Another gateway took the last unit between our read and our write: re-decide
-                # on the fresh count, so the deny carries its reasons from the policies.
-                snap.quota_used = used = lic.quota_limit
-                facts, verdict = _evaluate(engine, snap, request, actor.id)
-            else:
-                used += 1
-            decision = _store(session, actor=actor, clock=clock, engine=engine, kind="decide",
-                              snap=snap, request=request, facts=facts, verdict=verdict,
-                              reservation=Reservation.RESERVED if reserved else Reservation.NONE,
-                              overage=overage, idem=idem if reserved else None)
-            _audit(session, actor=actor, clock=clock, decision=decision)
-            session.flush()
-    except IntegrityError:
-        replay = _find_permit(session, idem)
-        if replay is None:
-            raise
-        return _replayed(session, actor=actor, clock=clock, outcome=replay, request=request)
+    reserved, overage = quota_service.reserve(
+        session, lic.id, facts.window, lic.quota_limit, lic.on_quota_exhausted == "overage")
+    if not reserved:
+        # Another gateway took the last unit between our read and our write: re-decide on the
+        # fresh count, so the deny carries its reasons from the policies.
+        snap.quota_used = used = lic.quota_limit
+        facts, verdict = _evaluate(engine, snap, request, actor.id)
+        decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.NONE,
+                          overage=False, idem=None)
+        _insert(session, decision)
+    else:
+        used += 1
+        decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.RESERVED,
+                          overage=overage, idem=idem)
+        if not _insert(session, decision, once=True):
+            # A retry of this study was permitted by a concurrent request: give back the unit
+            # just taken (same transaction) and answer with the stored permit.
+            quota_service.release(session, lic.id, facts.window.starts_on)
+            return _replayed(session, actor=actor, clock=clock, outcome=_find_permit(session, idem),
+                             request=request)
+    _audit(session, actor=actor, clock=clock, decision=decision)
     return DecisionOutcome(decision, _quota_view(snap, used))
 
 
@@ -327,7 +407,7 @@ def _find_permit(session: Session, idem: str) -> DecisionOutcome | None:
 
 
 def evaluate_at(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
-                request: EvaluateIn) -> DecisionOutcome:
+                request: EvaluateIn, terms: TermsCache | None = None) -> DecisionOutcome:
     """Time travel: the same engine on the terms as they stand, for the day ``at``; reserves nothing.
 
     A gateway evaluates for its own hospital; staff with ``decisions:evaluate`` may name any.
@@ -348,13 +428,14 @@ def evaluate_at(session: Session, *, actor: Actor, clock: Clock, engine: PolicyE
                                                              Organisation.kind == "hospital"))
         if hospital is None:
             raise ValidationFailed("unknown hospital", {"hospital_ura": "no hospital with this URA"})
-    snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request, day=request.at)
+    snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request, day=request.at,
+                         view=terms_view(session, terms))
     facts, verdict = _evaluate(engine, snap, request, actor.id)
-    decision = _store(session, actor=actor, clock=clock, engine=engine, kind="evaluate", snap=snap,
+    decision = _build(actor=actor, clock=clock, engine=engine, kind="evaluate", snap=snap,
                       request=request, facts=facts, verdict=verdict, reservation=Reservation.NONE,
                       overage=False, idem=None)
+    _insert(session, decision)
     _audit(session, actor=actor, clock=clock, decision=decision)
-    session.flush()
     return DecisionOutcome(decision, _quota_view(snap, snap.quota_used))
 
 

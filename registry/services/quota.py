@@ -18,7 +18,7 @@ _USED = select(QuotaCounter.used).where(QuotaCounter.licence_id == bindparam("li
 
 
 def used_in_window(session: Session, licence_id: int, window_start: date) -> int:
-    return session.scalar(_USED, {"licence": licence_id, "start": window_start}) or 0
+    return session.connection().execute(_USED, {"licence": licence_id, "start": window_start}).scalar() or 0
 
 
 def _upserts(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
@@ -50,16 +50,17 @@ def reserve(session: Session, licence_id: int, window: Window, limit: int | None
     whatever the number of threads or registry instances; SQLite serialises writers. No row
     back means no unit left.
     """
-    limited, unlimited = _upserts(session.get_bind().dialect.name)
+    conn = session.connection()  # Core, straight on the transaction's connection: the hot path
+    limited, unlimited = _upserts(conn.dialect.name)
     params = {"licence": licence_id, "start": window.starts_on, "end": window.ends_on}
     if limit is None:
-        session.execute(unlimited, params)
+        conn.execute(unlimited, params)
         return True, False
-    if limit > 0 and session.execute(limited, dict(params, limit=limit)).first() is not None:
+    if limit > 0 and conn.execute(limited, dict(params, limit=limit)).first() is not None:
         return True, False
     if allow_overage:
         # Beyond the quota: count it all the same, so that overage is billed from the counter.
-        session.execute(unlimited, params)
+        conn.execute(unlimited, params)
         return True, True
     return False, False
 

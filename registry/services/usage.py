@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor, PermissionDenied
@@ -50,6 +50,8 @@ log = logging.getLogger("registry.usage")
 MAX_EVENTS = 1000
 # Clock skew we tolerate between a gateway and the registry for occurred_at.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+# No usage can have happened before the registry existed; anything earlier is a gateway's bug.
+EARLIEST_OCCURRED_AT = datetime(2020, 1, 1, tzinfo=timezone.utc)
 # How many reservations one opportunistic sweep (piggy-backed on a usage report) may expire.
 OPPORTUNISTIC_EXPIRY_LIMIT = 50
 
@@ -87,17 +89,36 @@ class _Duplicate(Exception):
     pass
 
 
-def _validate(raw: Any) -> UsageEventIn:
+def _validate(raw: Any, now: datetime) -> UsageEventIn:
+    """The event, or _Reject. What passes is storable on both databases: ids are printable ASCII
+    (no NUL, which PostgreSQL cannot hold in text), bounded in length, and ``occurred_at`` lies
+    between :data:`EARLIEST_OCCURRED_AT` and a few minutes from now (a year-1 timestamp with an
+    offset has no UTC value a database column can take)."""
     if not isinstance(raw, dict):
         raise _Reject("INVALID_EVENT", "an event must be a JSON object")
     try:
         # Validated in JSON mode (the envelope was JSON): an ISO 8601 string is a datetime there,
         # while strict mode still refuses numbers for strings and the like.
-        return UsageEventIn.model_validate_json(json.dumps(raw))
+        event = UsageEventIn.model_validate_json(json.dumps(raw))
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}"
                            for e in exc.errors())
         raise _Reject("INVALID_EVENT", detail) from None
+    try:
+        occurred = event.occurred_at.astimezone(timezone.utc)
+    except OverflowError:
+        raise _Reject("INVALID_EVENT", "occurred_at: out of range") from None
+    if occurred < EARLIEST_OCCURRED_AT:
+        raise _Reject("INVALID_EVENT", "occurred_at: before the registry existed")
+    if occurred > now + MAX_FUTURE_SKEW:
+        raise _Reject("INVALID_EVENT", "occurred_at: lies in the future")
+    return event
+
+
+def _unstorable(exc: StatementError) -> bool:
+    """A value the database (or the column type on the way in) refused, as opposed to a database
+    that cannot be reached: the first rejects one event, the second fails the request (503)."""
+    return isinstance(exc, DataError) or not isinstance(exc, DBAPIError)
 
 
 def report_usage(session: Session, *, actor: Actor, clock: Clock,
@@ -116,13 +137,20 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
                                {"events": f"{len(events)} events"})
     report = UsageReport()
     now = clock.now()
-    _lock_decisions(session, actor, events)
-    quota_moves: list[tuple[str, Decision]] = []
+    # Every event is judged on its own: first validated (nothing unvalidated reaches a query),
+    # then recorded in a savepoint of its own, so one bad event is one rejected index.
+    checked: list[tuple[int, UsageEventIn | _Reject]] = []
     for index, raw in enumerate(events):
         try:
-            event = _validate(raw)
-            if event.occurred_at > now + MAX_FUTURE_SKEW:
-                raise _Reject("INVALID_EVENT", "occurred_at: lies in the future")
+            checked.append((index, _validate(raw, now)))
+        except _Reject as rej:
+            checked.append((index, rej))
+    _lock_decisions(session, actor, [e for _, e in checked if isinstance(e, UsageEventIn)])
+    quota_moves: list[tuple[str, Decision]] = []
+    for index, event in checked:
+        try:
+            if isinstance(event, _Reject):
+                raise event
             with session.begin_nested():
                 move = _record_one(session, actor=actor, now=now, event=event)
                 session.flush()
@@ -144,19 +172,25 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
                 report.rejected.append({"index": index, "code": rej.code, "detail": rej.detail})
             else:  # pragma: no cover - a constraint other than the event id failed
                 raise
+        except StatementError as exc:
+            if not _unstorable(exc):
+                raise
+            # A backstop behind _validate: the savepoint is rolled back; the batch goes on.
+            log.warning("usage event refused by the database: %s", type(exc.orig or exc).__name__)
+            report.rejected.append({"index": index, "code": "INVALID_EVENT",
+                                    "detail": "a value of this event cannot be stored"})
     _move_quota(session, quota_moves)
     return report
 
 
-def _lock_decisions(session: Session, actor: Actor, events: list[Any]) -> None:
+def _lock_decisions(session: Session, actor: Actor, events: list[UsageEventIn]) -> None:
     """Lock the batch's decisions up front, in id order (PostgreSQL; SQLite has one writer).
 
     With every writer taking decision rows first (in id order, or skipping locked ones as the
     sweep does) and quota counters last (in licence order), no two transactions wait on each
     other in a circle: concurrent reports and sweeps cannot deadlock.
     """
-    ids = sorted({e["decision_id"] for e in events
-                  if isinstance(e, dict) and isinstance(e.get("decision_id"), str)})
+    ids = sorted({e.decision_id for e in events})
     if ids:
         session.execute(select(Decision.id).where(Decision.id.in_(ids),
                                                   Decision.hospital_id == actor.hospital_id)

@@ -20,7 +20,7 @@ from registry.web.i18n import format_day, format_moment, format_money, gettext
 from registry.web.views import login_required
 from registry.workspace import OBJECT_TYPES, ObjectType, load_all
 from registry.workspace.base import Column, Names, csv_rows, get_row, history, list_rows
-from registry.workspace.labels import label
+from registry.workspace.labels import label, reason_sentence
 
 load_all()
 
@@ -52,6 +52,10 @@ def cell_text(column: Column, value: Any, names: Names) -> str:
         return ", ".join(str(v) for v in value)
     if column.kind == "roles":
         return ", ".join(label("role", r) for r in value)
+    if column.kind == "purpose":
+        return purpose_label(value)
+    if column.kind == "reasons":
+        return "; ".join(reason_sentence(code) for code in value)
     return str(value)
 
 
@@ -187,3 +191,17 @@ def object_label(object_type: str, object_id: str) -> str:
 @blueprint.app_template_global("badge_outcome")
 def badge_outcome(outcome: str) -> Markup:
     return Markup('<span class="badge badge-{}">{}</span>').format(outcome, label("outcome", outcome))
+
+
+@blueprint.app_template_filter("purpose")
+def purpose_label(code: str) -> str:
+    """A purpose code in words, in the user's language (the code list keeps both labels)."""
+    from registry.db.consent import Purpose
+    from registry.web.i18n import get_locale
+
+    if "purposes" not in g:
+        g.purposes = {p.code: p for p in db().scalars(select(Purpose))}
+    found = g.purposes.get(code)
+    if found is None:
+        return code
+    return found.label_nl if str(get_locale()) == "nl" else found.label_en

@@ -235,3 +235,22 @@ def test_field_safety_notice_links_the_deployments_it_affects(session, clock):
                                                tool_id=w.tool.id, versions=[w.version.version],
                                                title="Update required", issued_on=date(2026, 5, 1))
     assert [d.id for d in incidents.affected_deployments(session, fsn, Scope("national"))] == [w.deployment.id]
+
+
+def test_a_suspension_reaches_decisions_served_from_the_in_memory_terms(session, clock, policy_engine):
+    """The deployment is part of the cached terms: its change bumps the terms revision, so a
+    process-wide cache that already holds it answers the very next decision with the new state."""
+    from registry.services.terms_cache import TermsCache
+
+    w = make_world(session, clock)
+    cache = TermsCache()
+
+    def decide(key: str):  # noqa: ANN202
+        return decisions.decide(session, actor=w.actor, clock=clock, engine=policy_engine, terms=cache,
+                                request=child_hand(w.tool.slug, study_key=key)).decision
+
+    assert decide("c-1").outcome == "permit"
+    assert decide("c-2").outcome == "permit"  # served from the cache
+    service.suspend_deployment(session, actor=CLINICAL_OWNER, clock=clock, deployment_id=w.deployment.id,
+                               reason="risk")
+    assert _codes(decide("c-3")) == ["DEPLOYMENT_NOT_APPROVED"]

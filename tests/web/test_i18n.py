@@ -14,14 +14,9 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from sqlalchemy import select
-
-from registry.clock import FixedClock
-from registry.db.organisations import Organisation
 from registry.web.i18n import catalogue_files
-from registry.workspace import OBJECT_TYPES
-from tests.conftest import DEMO_NOW
 from tests.web.helpers import login
+from tests.web.routes import web_pages
 
 
 class _Text(HTMLParser):
@@ -41,58 +36,6 @@ class _Text(HTMLParser):
     def handle_data(self, data):  # noqa: ANN001
         if not self._skip and data.strip():
             self.texts.add(" ".join(data.split()))
-
-
-def _sample_key(session, type_key: str) -> str:  # noqa: ANN001
-    otype = OBJECT_TYPES[type_key]
-    row = session.scalars(otype.statement().limit(1)).first()
-    assert row is not None, f"the demo world has no {type_key}"
-    return otype.url_key(row)
-
-
-# Routes that answer with a redirect or a document, not a page.
-NOT_PAGES = {"api_docs.openapi", "web.sso_start", "web.sso_callback"}
-
-
-def _identity_provider(session) -> int:  # noqa: ANN001
-    from registry.services.identity_providers import register_identity_provider
-    from tests.factories import SYSTEM
-
-    hospital = session.scalar(select(Organisation).where(Organisation.name == "Radboudumc"))
-    provider = register_identity_provider(session, actor=SYSTEM, clock=FixedClock(DEMO_NOW), secret_key="k" * 40,
-                                          organisation_id=hospital.id, issuer="https://idp.example",
-                                          client_id="registry", client_secret="provider secret")
-    session.commit()
-    return provider.id
-
-
-# Pages that show something only with a query.
-SAMPLE_QUERIES = {"web.matrix_explain": "?hospital=99000102&tool=bonexpert&on=2026-06-01",
-                  "web.search": "?q=Oost"}
-
-
-def web_pages(app, session) -> list[str]:  # noqa: ANN001
-    """Every GET page of the web UI, with real keys; the list grows with the URL map."""
-    urls = []
-    for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.endpoint in ("static", "web.logout"):
-            continue
-        if rule.rule.startswith(("/api/v1", "/oauth/", "/.well-known/")) or rule.endpoint.endswith("_export") \
-                or rule.endpoint in NOT_PAGES:
-            continue
-        path = rule.rule
-        if "<key>" in path:
-            type_key = rule.endpoint.split(".", 1)[1].rsplit("_", 1)[0]
-            path = path.replace("<key>", _sample_key(session, type_key))
-        if rule.endpoint == "web.audit_history":
-            path = "/audit/object/organisations/1"
-        elif rule.endpoint == "web.deployment_edit":
-            path = f"/deployments/{_sample_key(session, 'deployments')}/edit"
-        elif rule.endpoint == "web.sso_provider_edit":
-            path = f"/sso/providers/{_identity_provider(session)}/edit"
-        assert "<" not in path, f"no sample arguments for {rule.endpoint} ({rule.rule}): add them here"
-        urls.append(path + SAMPLE_QUERIES.get(rule.endpoint, ""))
-    return sorted(set(urls))
 
 
 def _english_source_texts() -> dict[str, str]:

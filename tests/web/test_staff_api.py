@@ -127,3 +127,13 @@ def test_matrix_api_shows_the_demo_world_and_stores_nothing(client, session, clo
     assert [r["code"] for r in cells[("99000103", "cina-ipe")]["reasons"]] == ["QUOTA_EXHAUSTED"]
     assert client.get("/api/v1/matrix?purpose=nonsense", headers=headers).status_code == 400
     assert client.get("/api/v1/matrix?on=2026-13-01", headers=headers).status_code == 400
+
+
+def test_search_api_finds_only_what_the_caller_may_see(client, session, clock):
+    national = client.get("/api/v1/search?q=Demo Ziekenhuis", headers=_token(session, clock, "lezer@demo.aifi.nl"))
+    titles = {h["title"] for h in national.get_json()["hits"]}
+    assert {"Demo Ziekenhuis Noord", "Demo Ziekenhuis Oost"} <= titles
+    own = client.get("/api/v1/search?q=Demo Ziekenhuis",
+                     headers=_token(session, clock, "privacy@oost.demo.aifi.nl")).get_json()
+    assert {h["title"] for h in own["hits"] if h["type"] == "organisations"} == {"Demo Ziekenhuis Oost"}
+    assert client.get("/api/v1/search?q=", headers=_token(session, clock, "lezer@demo.aifi.nl")).status_code == 400

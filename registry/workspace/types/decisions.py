@@ -13,6 +13,8 @@ from registry.db.consent import Purpose
 from registry.db.decisions import Decision
 from registry.db.tools import Tool
 from registry.permissions import Permission
+from flask_babel import get_locale
+
 from registry.web.i18n import _l
 from registry.workspace.base import Column, Filter, ObjectType, register
 from registry.workspace.labels import ENUMS, REASONS
@@ -73,7 +75,7 @@ DECISIONS = register(ObjectType(
         Column("decided_at", _l("When"), sort=Decision.decided_at, kind="moment"),
         Column("hospital_id", _l("Hospital"), kind="org"),
         Column("tool", _l("Tool"), value=_tool_name),
-        Column("purpose", _l("Purpose"), sort=Decision.purpose),
+        Column("purpose", _l("Purpose"), sort=Decision.purpose, kind="purpose"),
         Column("outcome", _l("Outcome"), sort=Decision.outcome, kind="badge"),
         Column("reasons", _l("Reasons"), value=lambda d, n: [r["code"] for r in d.reasons], kind="reasons"),
         Column("id", _l("Decision"), kind="link"),
@@ -85,8 +87,8 @@ DECISIONS = register(ObjectType(
                options=lambda session, scope: [(t.slug, t.name) for t in session.scalars(
                    select(Tool).order_by(Tool.name))]),
         Filter("purpose", _l("Purpose"), lambda s, v: s.where(Decision.purpose == v), kind="select",
-               options=lambda session, scope: [(p.code, p.code) for p in session.scalars(
-                   select(Purpose).order_by(Purpose.code))]),
+               options=lambda session, scope: [(p.code, p.label_nl if str(get_locale()) == "nl" else p.label_en)
+                                               for p in session.scalars(select(Purpose).order_by(Purpose.code))]),
         Filter("outcome", _l("Outcome"), lambda s, v: s.where(Decision.outcome == v), kind="select",
                options=lambda session, scope: [(k, str(ENUMS["outcome"][k])) for k in ("permit", "deny")]),
         Filter("reason", _l("Reason"), _reason_filter, kind="select",

@@ -1,0 +1,71 @@
+"""One bad usage event is one rejected index, never a failed batch (issue 14, item 2): an event
+the database could not hold is refused on its own and the good events around it are stored, on
+SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.db.decisions import UsageEvent
+from registry.services import usage as usage_service
+from tests.usage.test_usage_metering import event, permit, state
+
+# Each would once have made the whole POST a 503 with nothing stored.
+UNSTORABLE = {
+    # No UTC value for year 1 at +05:00 (SQLite cannot hold it; the conversion overflows).
+    "year 1 with an offset": lambda d: event(d, "ev-bad", at="0001-01-01T00:00:00+05:00"),
+    "year 9999 with a negative offset": lambda d: event(d, "ev-bad", at="9999-12-31T23:59:59-05:00"),
+    # PostgreSQL cannot hold a NUL in text; it reached the query of the batch's decisions.
+    "NUL in the decision id": lambda d: event(d[:10] + "\x00" + d[11:], "ev-bad"),
+    "NUL in the event id": lambda d: event(d, "ev\x00bad"),
+    "a decision id of 10,000 characters": lambda d: event("d" * 10_000, "ev-bad"),
+}
+
+
+def _stored(session, *event_ids):
+    return session.scalar(select(func.count()).select_from(UsageEvent)
+                          .where(UsageEvent.event_id.in_(event_ids)))
+
+
+@pytest.mark.parametrize("case", sorted(UNSTORABLE))
+def test_the_good_events_are_stored_and_exactly_the_bad_index_is_rejected(
+        client, session, clock, policy_engine, world, headers, case):
+    first, second = (permit(session, clock, policy_engine, world, key=k) for k in ("s-1", "s-2"))
+    body = {"events": [event(first.id, "ev-1"), UNSTORABLE[case](second.id), event(second.id, "ev-2")]}
+    response = client.post("/api/v1/usage", json=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert answer["accepted"] == 2 and answer["duplicates"] == 0
+    assert [r["index"] for r in answer["rejected"]] == [1]
+    assert answer["rejected"][0]["code"] == "INVALID_EVENT"
+    assert _stored(session, "ev-1", "ev-2") == 2
+    assert state(session, first.id) == state(session, second.id) == "confirmed"
+
+
+def test_a_value_the_database_refuses_rejects_that_event_only(
+        client, session, clock, policy_engine, world, headers, monkeypatch):
+    """The backstop behind validation: should an unstorable value ever pass it, the database's
+    refusal is that event's rejection (its savepoint undone), not a 503 for the batch."""
+    original = usage_service._validate
+
+    def lenient(raw, now):  # noqa: ANN001, ANN202 - validation that forgets the date range
+        if raw.get("event_id") == "ev-bad":
+            return usage_service.UsageEventIn.model_validate_json(usage_service.json.dumps(raw))
+        return original(raw, now)
+
+    monkeypatch.setattr(usage_service, "_validate", lenient)
+    first, second = (permit(session, clock, policy_engine, world, key=k) for k in ("s-1", "s-2"))
+    body = {"events": [event(first.id, "ev-1"), UNSTORABLE["year 1 with an offset"](second.id),
+                       event(second.id, "ev-2")]}
+    answer = client.post("/api/v1/usage", json=body, headers=headers).get_json()
+    assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (2, [1])
+    assert _stored(session, "ev-1", "ev-2") == 2 and _stored(session, "ev-bad") == 0
+
+
+def test_events_from_before_the_registry_are_refused(client, session, clock, policy_engine, world,
+                                                     headers):
+    d = permit(session, clock, policy_engine, world)
+    answer = client.post("/api/v1/usage", json={"events": [event(d.id, "ev-1", at="1999-12-31T23:00:00Z")]},
+                         headers=headers).get_json()
+    assert answer["rejected"][0]["detail"] == "occurred_at: before the registry existed"

@@ -370,6 +370,29 @@ def report_statement(ura: str | None, consortium: bool, period: str, out: Path) 
                            "vat_cents": statement.vat_total_cents, "lines": len(statement.lines)}))
 
 
+@main.group()
+def webhooks() -> None:
+    """Urgent notices pushed to subscribers (signed, retried with back-off)."""
+
+
+@webhooks.command("deliver")
+def webhooks_deliver() -> None:
+    """Queue the incident deadlines now due, then send every delivery that is due (run it every
+    minute, for example from a systemd timer); failures wait for their next attempt."""
+    from collections import Counter
+
+    from registry.services.incidents import remind_due
+    from registry.services.webhooks import deliver_due
+
+    settings = _settings()
+    with unit_of_work(settings) as session:
+        reminded = remind_due(session, clock=SystemClock())
+    with unit_of_work(settings) as session:
+        sent = deliver_due(session, clock=SystemClock(), secret_key=settings.secret_key)
+        outcome = Counter(d.status for d in sent)
+    click.echo(json.dumps({"deadlines_queued": reminded, **outcome}))
+
+
 from registry.simulate import simulate as _simulate  # noqa: E402 - its own module
 
 main.add_command(_simulate)

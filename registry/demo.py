@@ -23,6 +23,7 @@ from registry.actor import Actor
 from registry.clock import Clock
 from registry import demo_procurement
 from registry.db.organisations import Organisation
+from registry.demo_clinical import seed_clinical
 from registry.domain.terms import term_date
 from registry.permissions import Permission
 from registry.policy.engine import PolicyEngine
@@ -182,6 +183,7 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
                                 pseudonym=DEMO_OBJECTING_PSEUDONYM, purposes=["clinical-care"],
                                 recorded_on=pilot[0])
 
+    seed_clinical(session, clock=clock, password=DEMO_PASSWORD)  # before the decisions: they need it
     # Use at Oost through the real decision path: RBfracture near its quota, CINA-iPE exhausted.
     gw_actor = Actor.for_gateway(gws[oost.id], frozenset({Permission.ROUTING_DECIDE}),
                                  request_id="demo-seed")

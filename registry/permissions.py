@@ -20,7 +20,11 @@ class Permission(StrEnum):
     CONTRACTS_WRITE = "contracts:write"
     DECISIONS_EVALUATE = "decisions:evaluate"
     DECISIONS_READ = "decisions:read"
+    DEPLOYMENTS_APPROVE = "deployments:approve"  # go-live, suspend, resume (AI Act Art. 26)
+    DEPLOYMENTS_READ = "deployments:read"
+    DEPLOYMENTS_WRITE = "deployments:write"  # the deployer's checklist, field-safety notices
     GATEWAYS_MANAGE = "gateways:manage"
+    INCIDENTS_WRITE = "incidents:write"  # report incidents, suspend, record who was told
     OBJECTIONS_READ = "objections:read"
     OBJECTIONS_WRITE = "objections:write"
     ORGANISATIONS_READ = "organisations:read"
@@ -35,14 +39,18 @@ class Permission(StrEnum):
 
 
 P = Permission
-_READ_ALL = {P.AGREEMENTS_READ, P.CONTRACTS_READ, P.DECISIONS_READ, P.ORGANISATIONS_READ,
-             P.TOOLS_READ, P.USAGE_READ}
+_READ_ALL = {P.AGREEMENTS_READ, P.CONTRACTS_READ, P.DECISIONS_READ, P.DEPLOYMENTS_READ,
+             P.ORGANISATIONS_READ, P.TOOLS_READ, P.USAGE_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # Everything a person may do; routing, usage reports and bundles are for gateways only.
     "admin": frozenset(set(Permission) - {P.BUNDLE_READ, P.ROUTING_DECIDE, P.USAGE_REPORT}),
     "auditor": frozenset(_READ_ALL | {P.AUDIT_READ, P.AUDIT_EXPORT, P.OBJECTIONS_READ,
                                       P.DECISIONS_EVALUATE, P.TOKENS_INTROSPECT}),
+    # A hospital's clinical owner (scoped to their hospital by registry.scope): the deployer's
+    # checklist, the go-live approval, incidents and the suspend switch.
+    "clinical_owner": frozenset(_READ_ALL | {P.DECISIONS_EVALUATE, P.DEPLOYMENTS_APPROVE,
+                                             P.DEPLOYMENTS_WRITE, P.INCIDENTS_WRITE}),
     "legal": frozenset(_READ_ALL | {P.AGREEMENTS_WRITE, P.DECISIONS_EVALUATE}),
     "privacy_officer": frozenset(_READ_ALL | {P.AUDIT_READ, P.OBJECTIONS_READ,
                                               P.OBJECTIONS_WRITE}),

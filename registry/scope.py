@@ -22,6 +22,7 @@ from registry.db.agreements import DataProcessingAgreement, SubProcessor
 from registry.db.consent import PatientObjection
 from registry.db.audit import AuditEntry
 from registry.db.changes import ChangeRecord
+from registry.db.clinical import Deployment, FieldSafetyNotice, Incident
 from registry.db.contracts import ContractBuyer, FrameworkContract, Licence
 from registry.db.decisions import Decision
 from registry.db.organisations import Gateway, Organisation
@@ -71,8 +72,10 @@ def _hospital_clause(model: Any, org_id: int) -> Any:
         return DataProcessingAgreement.controller_id == org_id
     if model is PatientObjection:
         return PatientObjection.hospital_id == org_id
-    if model in (Tool, ToolVersion):
-        return None  # the tools in use are public facts
+    if model in (Tool, ToolVersion, FieldSafetyNotice):
+        return None  # the tools in use (and their safety notices) are public facts
+    if model in (Deployment, Incident):
+        return model.hospital_id == org_id
     if model is User:
         return User.organisation_id == org_id
     if model in (ChangeRecord,):
@@ -103,6 +106,10 @@ def _supplier_clause(model: Any, org_id: int) -> Any:
         return PatientObjection.id.is_(None)  # patients' objections are the hospital's business only
     if model is Decision:
         return Decision.tool_slug.in_(select(Tool.slug).where(Tool.id.in_(_own_tools(org_id))))
+    if model in (Deployment, Incident):
+        return model.tool_id.in_(_own_tools(org_id))  # the vendor learns of use and incidents
+    if model is FieldSafetyNotice:
+        return None
     if model is Gateway:
         return Gateway.id.is_(None)  # hospitals' machines are none of a supplier's business
     if model is User:

@@ -15,10 +15,12 @@ from registry.auth.tokens import GATEWAY_SCOPES, issue_gateway_token
 from registry.clock import Clock
 from registry.permissions import Permission
 from registry.schemas import DecisionIn
-from registry.services import agreements, contracts, gateways, organisations, tools
+from registry.services import agreements, contracts, deployments, gateways, organisations, tools
 
 _seq = itertools.count(1)
 SYSTEM = Actor.system("tests")
+# The go-live approval is never given by whoever filled in the checklist (AI Act Art. 26 practice).
+CLINICAL_OWNER = Actor.system("tests-clinical-owner")
 
 BONEXPERT_USE = {"modalities": ["CR", "DX"], "body_parts": ["HAND"],
                  "age_years_by_sex": {"M": {"min": 0, "max": 19}, "F": {"min": 0, "max": 18}}}
@@ -36,6 +38,31 @@ class World:
     agreement: Any
     gateway: Any
     actor: Actor
+    deployment: Any = None
+
+
+def complete_checklist(versions: list[str]) -> dict[str, Any]:
+    """Every item of the deployer's checklist filled in (values illustrative)."""
+    return {"versions": versions, "ifu_document": "IFU rev. 7 (illustrative)", "ifu_sha256": "ab" * 32,
+            "overseers": [{"name": "Dr. A. Radioloog", "role": "radiologist", "trained_on": "2026-01-15"}],
+            "dpia_reference": "DPIA-2026-01", "dpia_date": date(2026, 1, 10),
+            "works_council_informed_on": date(2026, 1, 12), "acceptance_cases": 200,
+            "acceptance_agreement_pct": 94, "acceptance_date": date(2026, 1, 20),
+            "acceptance_by": "Dr. B. Fysicus", "monitoring_plan": "monthly agreement review",
+            "art27_applicable": False, "art49_applicable": False}
+
+
+def make_deployment(session: Session, clock: Clock, *, hospital_id: int, tool_id: int, version: str,
+                    status: str = "approved") -> Any:
+    """A deployment with a complete checklist, approved (or left in draft)."""
+    dep = deployments.create_deployment(session, actor=SYSTEM, clock=clock, hospital_id=hospital_id,
+                                        tool_id=tool_id, **complete_checklist([version]))
+    if status in ("approved", "suspended"):
+        deployments.approve_deployment(session, actor=CLINICAL_OWNER, clock=clock, deployment_id=dep.id)
+    if status == "suspended":
+        deployments.suspend_deployment(session, actor=CLINICAL_OWNER, clock=clock, deployment_id=dep.id,
+                                       reason="test suspension")
+    return dep
 
 
 def make_world(session: Session, clock: Clock, *, intended_use: dict | None = None,
@@ -45,7 +72,8 @@ def make_world(session: Session, clock: Clock, *, intended_use: dict | None = No
                agreement_status: str = "signed",
                agreement_term: tuple[date | None, date | None] = (date(2026, 1, 1), None),
                purposes: tuple[str, ...] = ("clinical-care",), approve_vendor: bool = True,
-               certificate_expires_on: date | None = date(2030, 1, 1)) -> World:
+               certificate_expires_on: date | None = date(2030, 1, 1),
+               deployment: str | None = "approved") -> World:
     n = next(_seq)
     kw = {"actor": SYSTEM, "clock": clock}
     hospital = organisations.create_organisation(session, **kw, kind="hospital",
@@ -77,8 +105,14 @@ def make_world(session: Session, clock: Clock, *, intended_use: dict | None = No
                         "approved_on": eff if approve_vendor else None}])
     gateway, _ = gateways.register_gateway(session, **kw, hospital_id=hospital.id, name=f"gw-{n}")
     actor = Actor.for_gateway(gateway, frozenset({Permission.ROUTING_DECIDE, Permission.USAGE_REPORT}))
+    # Clinical care needs an approved deployment; by default the world has one, so that a permit
+    # test keeps meaning "every term holds". ``deployment=None`` leaves it out, "draft" unapproved.
+    dep = None
+    if deployment is not None:
+        dep = make_deployment(session, clock, hospital_id=hospital.id, tool_id=tool.id,
+                              version=version.version, status=deployment)
     session.flush()
-    return World(hospital, operator, vendor, tool, version, contract, licence, agreement, gateway, actor)
+    return World(hospital, operator, vendor, tool, version, contract, licence, agreement, gateway, actor, dep)
 
 
 def child_hand(tool: str, study_key: str = "study-1", **overrides: Any) -> DecisionIn:

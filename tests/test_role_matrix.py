@@ -49,6 +49,18 @@ class Ctx:
                                                  scope="routing:decide", ttl=600).access_token
         self.objection_id = record_objection(session, actor=SYSTEM, clock=clock, hospital_id=self.world.hospital.id,
                                              pseudonym=uuid.uuid4().hex * 2, purposes=["research"])[0].id
+
+        from datetime import date
+
+        from registry.services import incidents
+
+        self.incident = incidents.report_incident(
+            session, actor=SYSTEM, clock=clock, kind="serious_incident", hospital_id=self.world.hospital.id,
+            tool_id=self.world.tool.id, description="matrix", occurred_on=date(2026, 5, 1),
+            aware_on=date(2026, 5, 1))
+        self.notice = incidents.record_field_safety_notice(
+            session, actor=SYSTEM, clock=clock, reference=f"FSN-{uuid.uuid4().hex[:6]}", tool_id=self.world.tool.id,
+            versions=[self.world.version.version], title="matrix", issued_on=date(2026, 5, 1))
         self.user, _ = create_user(session, actor=SYSTEM, clock=clock, roles=["viewer"],
                                    email=f"subject.{uuid.uuid4().hex[:6]}@matrix.test", password="matrix-password-1")
         session.commit()
@@ -61,7 +73,8 @@ class Ctx:
             return str(self.objection_id)
         row = {"organisations": self.world.hospital, "gateways": self.world.gateway, "tools": self.world.tool,
                "contracts": self.world.contract, "licences": self.world.licence,
-               "agreements": self.world.agreement, "users": self.user}[type_key]
+               "agreements": self.world.agreement, "users": self.user, "deployments": self.world.deployment,
+               "incidents": self.incident, "field_safety_notices": self.notice}[type_key]
         return OBJECT_TYPES[type_key].url_key(row)
 
 
@@ -173,6 +186,27 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
         "content_type": "text/csv"}),
     "api.objection_export": lambda c: ("GET", "/api/v1/objections/export?format=fhir", {}),
     "api.objection_access": lambda c: ("GET", f"/api/v1/objections/access?pseudonym={'ab' * 32}", {}),
+
+    # Clinical governance: each a harmless write (a reason-less suspend, an empty patch, …).
+    "api.deployment_create_api": lambda c: ("POST", "/api/v1/deployments",
+                                            {"json": {"hospital_ura": c.world.hospital.ura, "tool": "nonexistent"}}),
+    "api.deployment_update_api": lambda c: ("PATCH", f"/api/v1/deployments/{c.world.deployment.id}", {"json": {}}),
+    "api.deployment_approve_api": lambda c: ("POST", f"/api/v1/deployments/{c.world.deployment.id}/approve",
+                                             {"json": {}}),
+    "api.deployment_suspend_api": lambda c: ("POST", f"/api/v1/deployments/{c.world.deployment.id}/suspend",
+                                             {"json": {}}),
+    "api.deployment_resume_api": lambda c: ("POST", f"/api/v1/deployments/{c.world.deployment.id}/resume",
+                                            {"json": {"reason": "matrix"}}),
+    "api.incident_create_api": lambda c: ("POST", "/api/v1/incidents", {"json": {
+        "kind": "risk", "tool": "nonexistent", "description": "x", "occurred_on": "2026-06-01",
+        "aware_on": "2026-06-01"}}),
+    "api.incident_duty_api": lambda c: ("POST", f"/api/v1/incidents/{c.incident.reference}/duties/none",
+                                        {"json": {"told_whom": "x", "told_what": "y", "told_on": "2026-06-01"}}),
+    "api.field_safety_notice_create_api": lambda c: ("POST", "/api/v1/field_safety_notices", {"json": {
+        "reference": "FSN-M", "tool": "nonexistent", "versions": ["1.0"], "title": "x", "issued_on": "2026-06-01"}}),
+    "api.webhooks_list_api": lambda c: ("GET", "/api/v1/webhooks", {}),
+    "api.webhook_create_api": lambda c: ("POST", "/api/v1/webhooks",
+                                         {"json": {"url": "http://ops.example/x", "events": ["deployment.suspended"]}}),
 }
 
 

@@ -22,3 +22,5 @@ from registry.api import agreements  # noqa: E402,F401
 from registry.api import objections  # noqa: E402,F401
 
 from registry.api import procurement  # noqa: E402,F401
+
+from registry.api import clinical  # noqa: E402,F401

@@ -412,6 +412,13 @@ class RegistryClient:
             self._keep_bundle()
         return payload
 
+    def handle_webhook(self, verifier: Any, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """A pushed notice (a suspension, …): verified first (``registry.client.webhooks``), then
+        the bundle is refreshed at once, so offline routing stops relying on what was suspended."""
+        payload = verifier.verify(headers, body, now=self.now().timestamp())
+        self.refresh_bundle()
+        return payload
+
     def _keep_bundle(self) -> None:
         if self._store is not None:
             self._store.put(bundle_jws=self._bundle_jws, bundle_etag=self._bundle_etag)

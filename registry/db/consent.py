@@ -19,6 +19,8 @@ class Purpose(SQLModel, table=True):
     label_en: str = Field(max_length=120)
     label_nl: str = Field(max_length=120)
     active: bool = True
+    # AI Act Art. 26: routing for this purpose needs the hospital's approved clinical deployment.
+    requires_deployment: bool = False
 
 
 class PatientObjection(SQLModel, table=True):

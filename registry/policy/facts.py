@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from registry.domain.deployment import routing_problem
 from registry.domain.intended_use import Mismatch, Study, check_intended_use
 from registry.domain.quota import OnQuotaExhausted, QuotaState, Window, quota_window
 from registry.domain.terms import in_force
@@ -34,6 +35,16 @@ class Snapshot:
     agreement_subprocessors: list[Any] = field(default_factory=list)
     chain: list[Any] = field(default_factory=list)  # processors in order: operator, vendor
     objection: Any | None = None
+    # The hospital's deployment of the tool, loaded only when the purpose requires one.
+    deployment: Any | None = None
+
+
+def deployment_facts(snap: Snapshot, tool_known: bool) -> dict[str, bool]:
+    """AI Act Art. 26: does the purpose need an approved deployment, and is there one for this
+    version? (``routing_problem`` says why not, for the reason's detail.)"""
+    required = bool(snap.purpose is not None and getattr(snap.purpose, "requires_deployment", False))
+    approved = bool(tool_known and routing_problem(snap.deployment, snap.version.version) is None)
+    return {"required": required, "approved": approved}
 
 
 @dataclass
@@ -100,6 +111,7 @@ def compute_facts(snap: Snapshot, study: Study) -> Facts:
             "covers_purpose": bool(dpa and snap.purpose_code in (dpa.purposes or [])),
             "chain_approved": dpa is not None and not unapproved,
         },
+        "deployment": deployment_facts(snap, tool_known),
         "patient": {"objected": snap.objection is not None},
     }
     return Facts(context, mismatches, window, quota, unapproved)
@@ -175,9 +187,34 @@ def explain(code: str, snap: Snapshot, facts: Facts) -> dict[str, Any]:
         detail = (f"agreement {dpa.reference} has no approval on {day} for sub-processor(s) "
                   f"{', '.join(facts.unapproved)}")
         ref = f"agreement:{dpa.id}"
+    elif code == "DEPLOYMENT_NOT_APPROVED":
+        detail, ref = _deployment_detail(snap)
     elif code == "PATIENT_OBJECTION":
         detail = f"the patient has objected to processing for {snap.purpose_code} at {snap.hospital.name}"
         ref = f"objection:{snap.objection.objection_ref}"
     else:  # POLICY_ERROR
         detail = "the policies could not be evaluated on these facts; denied (fail-closed)"
     return {"code": code, "detail": detail, "ref": ref}
+
+
+def _deployment_detail(snap: Snapshot) -> tuple[str, str | None]:
+    """Which of: no deployment, version not covered, incomplete, not approved, suspended."""
+    from registry.domain.deployment import missing_items
+
+    dep, tv = snap.deployment, snap.version
+    what = f"{snap.tool.name} {tv.version}"
+    problem = routing_problem(dep, tv.version)
+    if problem == "absent":
+        return f"{snap.hospital.name} has no clinical deployment of {snap.tool.name}", None
+    ref = f"deployment:{dep.id}"
+    if problem == "suspended":
+        return (f"the deployment of {snap.tool.name} at {snap.hospital.name} is suspended since "
+                f"{_d(dep.status_since)}: {dep.status_reason or 'no reason given'}"), ref
+    if problem == "version_not_covered":
+        return (f"the deployment at {snap.hospital.name} does not cover {what} "
+                f"(covers {', '.join(dep.versions) or 'no version'})"), ref
+    if problem == "incomplete":
+        return (f"the deployment of {what} at {snap.hospital.name} is incomplete "
+                f"(missing: {', '.join(missing_items(dep))})"), ref
+    return (f"the deployment of {what} at {snap.hospital.name} is not approved for clinical use "
+            f"({dep.status})"), ref

@@ -15,7 +15,7 @@ from registry.clock import Clock
 from registry.db.changes import ChangeRecord
 
 # Never copied into a change record or audit entry.
-_SECRET_COLUMNS = {"password_hash", "secret_hash", "token_hash", "client_secret_sealed"}
+_SECRET_COLUMNS = {"password_hash", "secret_hash", "token_hash", "client_secret_sealed", "secret_sealed"}
 
 
 def _jsonable(value: Any) -> Any:

@@ -28,6 +28,7 @@ from registry.schemas import DecisionIn, EvaluateIn
 from registry.audit.entries import EXECUTE, append_entry, entry_values
 from registry.clock import Clock
 from registry.db.agreements import DataProcessingAgreement, SubProcessor
+from registry.db.clinical import Deployment
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
@@ -111,6 +112,9 @@ _OBJECTION = (select(PatientObjection)
                      or_(PatientObjection.withdrawn_on.is_(None),
                          PatientObjection.withdrawn_on >= bindparam("day")))
               .limit(1))
+# AI Act Art. 26: the hospital's deployment of the tool (unique per hospital × tool).
+_DEPLOYMENT = select(Deployment).where(Deployment.hospital_id == bindparam("hospital"),
+                                       Deployment.tool_id == bindparam("tool"))
 _PERMIT_BY_KEY = select(Decision).where(Decision.idempotency_key == bindparam("key"))
 _GATEWAY_AND_HOSPITAL = (select(Gateway, Organisation)
                          .join(Organisation, Organisation.id == Gateway.hospital_id)
@@ -194,6 +198,9 @@ def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway 
     snap.agreement = _pick_agreement(candidates, request.purpose, day)
     if snap.agreement is not None:
         snap.agreement_subprocessors = subprocessors.get(snap.agreement.id, [])
+    if snap.purpose is not None and snap.purpose.requires_deployment:
+        snap.deployment = view.get(("deployment", hospital.id, tool.id), lambda s: s.scalar(
+            _DEPLOYMENT, {"hospital": hospital.id, "tool": tool.id}))
     if request.patient_pseudonym:
         snap.objection = session.scalar(_OBJECTION, {
             "hospital": hospital.id, "pseudonym": request.patient_pseudonym,
@@ -217,6 +224,8 @@ def _refs(snap: Snapshot) -> dict[str, Any]:
         refs["agreement"] = {"id": snap.agreement.id, "reference": snap.agreement.reference}
     if snap.version is not None:
         refs["tool_version"] = {"id": snap.version.id, "version": snap.version.version}
+    if snap.deployment is not None:
+        refs["deployment"] = {"id": snap.deployment.id, "status": snap.deployment.status}
     return refs
 
 

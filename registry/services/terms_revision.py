@@ -20,6 +20,7 @@ from registry.db.terms import TermsRevision
 TERMS_TABLES = frozenset({
     "organisations", "gateways", "tools", "tool_versions", "framework_contracts", "contract_buyers",
     "contract_tools", "licences", "data_processing_agreements", "agreement_subprocessors", "purposes",
+    "deployments",  # AI Act Art. 26: a go-live, suspension or resumption is a change of terms
 })
 
 _BUMP = (update(TermsRevision).where(TermsRevision.id == 1)

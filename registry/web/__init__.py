@@ -23,3 +23,5 @@ from registry.web import agreements  # noqa: E402,F401
 from registry.web import objections  # noqa: E402,F401
 
 from registry.web import procurement  # noqa: E402,F401
+
+from registry.web import clinical  # noqa: E402,F401

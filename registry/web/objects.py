@@ -137,7 +137,7 @@ def request_names() -> Names:
 AUDIT_OBJECT_PAGES = {"organisations": "organisations", "gateways": "gateways", "licences": "licences",
                       "framework_contracts": "contracts", "data_processing_agreements": "agreements",
                       "users": "users", "decision": "decisions", "decisions": "decisions",
-                      "patient_objections": "objections"}
+                      "patient_objections": "objections", "deployments": "deployments"}
 
 
 @blueprint.app_template_global("audit_object_url")
@@ -175,6 +175,9 @@ def actor_name(ref: str) -> str:
 def _small_int(value: object) -> bool:
     text = str(value)
     return text.isascii() and text.isdigit() and len(text) < 19
+
+
+blueprint.add_app_template_filter(actor_name, "actor_label")
 
 
 @blueprint.app_template_global("object_label")

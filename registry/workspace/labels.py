@@ -15,7 +15,8 @@ ENUMS: dict[str, dict[str, Any]] = {
         "active": _l("active"), "suspended": _l("suspended"), "offboarded": _l("offboarded"),
         "revoked": _l("revoked"), "withdrawn": _l("withdrawn"), "terminated": _l("terminated"),
         "draft": _l("draft"), "in_review": _l("in review"), "approved": _l("approved"),
-        "signed": _l("signed"), "disabled": _l("disabled"),
+        "signed": _l("signed"), "disabled": _l("disabled"), "open": _l("open"), "closed": _l("closed"),
+        "pending": _l("pending"), "delivered": _l("delivered"), "failed": _l("failed"),
     },
     "kind": {
         "hospital": _l("hospital"), "vendor": _l("vendor"),
@@ -24,7 +25,7 @@ ENUMS: dict[str, dict[str, Any]] = {
     "role": {
         "admin": _l("administrator"), "auditor": _l("auditor"), "legal": _l("legal reviewer"),
         "privacy_officer": _l("privacy officer"), "procurement": _l("procurement officer"),
-        "viewer": _l("viewer"),
+        "viewer": _l("viewer"), "clinical_owner": _l("clinical owner"),
     },
     "outcome": {"permit": _l("permitted"), "deny": _l("denied"), "not_contracted": _l("not contracted"),
                 "success": _l("success"), "denied": _l("denied"), "failure": _l("failure")},
@@ -49,7 +50,8 @@ ENUMS: dict[str, dict[str, Any]] = {
                "approve": _l("approved"), "terminate": _l("terminated"), "remove": _l("removed"),
                "deletion_recorded": _l("deletion or return recorded"), "withdraw": _l("withdrawn"),
                "extend": _l("extended"), "end_early": _l("ended early"), "terminated": _l("terminated"),
-               "suspended": _l("suspended"), "terminate_start": _l("termination started")},
+               "suspended": _l("suspended"), "terminate_start": _l("termination started"),
+                "resume": _l("resumed"), "record": _l("recorded")},
     # Where an objection came from.
     "source": {"ui": _l("registered by hand"), "api": _l("staff API"), "csv": _l("CSV upload"),
                "fhir": _l("FHIR upload"), "demo": _l("demo")},
@@ -95,7 +97,26 @@ ENUMS: dict[str, dict[str, Any]] = {
         "contract_tools": _l("contract tool"), "contract_buyers": _l("contract buyer"),
         "usage_events": _l("usage report"), "signing_keys": _l("signing key"),
         "audit_checkpoints": _l("audit checkpoint"), "contract_extensions": _l("extension option exercised"),
+        "deployments": _l("deployment"), "incidents": _l("incident"), "incident_duties": _l("incident duty"),
+        "field_safety_notices": _l("field-safety notice"), "webhook_subscriptions": _l("webhook subscription"),
     },
+    "deployment_status": {"draft": _l("draft (not live)"), "approved": _l("approved for clinical use"),
+                          "suspended": _l("suspended")},
+    "incident_kind": {"malfunction": _l("malfunction"), "risk": _l("risk"),
+                      "serious_incident": _l("serious incident")},
+    "severity": {"public_health_threat": _l("serious public-health threat (2 days)"),
+                 "death_or_serious_deterioration": _l("death or serious deterioration (10 days)"),
+                 "other": _l("other serious incident (15 days)")},
+    "incident_action": {"none": _l("no suspension"), "suspend_deployment": _l("suspend the deployment"),
+                        "suspend_version": _l("suspend the version for every hospital")},
+    "duty": {"provider_informed": _l("provider informed"),
+             "vigilance_report": _l("vigilance report (MDR Art. 87)"),
+             "authority_informed": _l("market-surveillance authority informed")},
+    "checklist": {"versions": _l("versions covered"), "ifu": _l("instructions for use on file"),
+                  "overseers": _l("human overseers with training dates"), "dpia": _l("DPIA"),
+                  "works_council": _l("works council informed"), "acceptance_test": _l("local acceptance test"),
+                  "monitoring_plan": _l("monitoring plan"), "art27": _l("Art. 27 recorded"),
+                  "art49": _l("Art. 49 recorded")},
 }
 
 # The sentence for each reason code (the decision API's detail adds the specifics, in English).
@@ -116,6 +137,8 @@ REASONS: dict[str, Any] = {
     "AGREEMENT_NOT_IN_FORCE": _l("The data-processing agreement is not in force on this date."),
     "PURPOSE_NOT_COVERED": _l("The data-processing agreement does not cover this purpose."),
     "SUBPROCESSOR_NOT_APPROVED": _l("A processor in the chain is not an approved sub-processor."),
+    "DEPLOYMENT_NOT_APPROVED": _l("The hospital has not approved this tool version for clinical use "
+                                  "(no deployment, incomplete, not approved or suspended)."),
     "PATIENT_OBJECTION": _l("The patient has objected to this use."),
     "POLICY_ERROR": _l("The policies could not be evaluated; denied to be safe."),
 }

@@ -55,6 +55,7 @@ _facts = st.fixed_dictionaries({
                                       "overage_allowed": _bools}),
     "agreement": st.fixed_dictionaries({"present": _bools, "signed": _bools, "in_force": _bools,
                                         "covers_purpose": _bools, "chain_approved": _bools}),
+    "deployment": st.fixed_dictionaries({"required": _bools, "approved": _bools}),
     "patient": st.fixed_dictionaries({"objected": _bools}),
 })
 

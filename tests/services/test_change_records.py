@@ -42,6 +42,7 @@ NOT_CHANGES = {
     "attention.needs_attention": "read-only: what the dashboard lists as needing attention",
     "objections.subject_access": "read-only lookup for a data-subject access request; an R audit entry "
                                  "(tested in tests/services/test_objections.py)",
+    "incidents.overdue_duties": "read-only: the open items past their date, for the dashboard",
 }
 
 
@@ -58,7 +59,51 @@ def _calls(w, clock):
         return identity_providers.register_identity_provider(
             s, **kw, secret_key="k" * 40, organisation_id=w.hospital.id, issuer="https://idp.example",
             client_id="registry", client_secret="provider secret")
-    return {
+    from registry.services import deployments, incidents, webhooks
+    from tests.factories import CLINICAL_OWNER
+
+    def draft(s):  # noqa: ANN001, ANN202
+        return deployments.update_checklist(s, **kw, deployment_id=w.deployment.id,
+                                            changes={"monitoring_plan": "weekly review"})
+
+    def prepared_by_someone_else(s):  # noqa: ANN001, ANN202
+        # A draft someone else filled in (set directly: only the approval is under test here).
+        w.deployment.status, w.deployment.prepared_by = "draft", [CLINICAL_OWNER.ref]
+        return w.deployment
+
+    def serious(s, action="suspend_deployment"):  # noqa: ANN001, ANN202
+        return incidents.report_incident(s, **kw, kind="serious_incident", severity="other",
+                                         hospital_id=w.hospital.id, tool_id=w.tool.id,
+                                         description="missed finding", occurred_on=date(2026, 5, 1),
+                                         aware_on=date(2026, 5, 2), action=action)
+
+    def subscription(s):  # noqa: ANN001, ANN202
+        return webhooks.create_subscription(s, **kw, secret_key="k" * 40, url="https://ops.example/hook",
+                                            events=["deployment.suspended"])[0]
+    clinical = {
+        "deployments.create_deployment": lambda s: deployments.create_deployment(
+            s, **kw, hospital_id=w.hospital.id, tool_id=tools.create_tool(
+                s, **kw, slug="another", name="Another", vendor_id=w.vendor.id, operator_id=None).id),
+        "deployments.update_checklist": draft,
+        "deployments.approve_deployment": lambda s: deployments.approve_deployment(
+            s, **kw, deployment_id=prepared_by_someone_else(s).id),
+        "deployments.suspend_deployment": lambda s: deployments.suspend_deployment(
+            s, **kw, deployment_id=w.deployment.id, reason="risk"),
+        "deployments.resume_deployment": lambda s: deployments.resume_deployment(
+            s, **kw, deployment_id=deployments.suspend_deployment(
+                s, **kw, deployment_id=w.deployment.id, reason="risk").id, reason="fixed"),
+        "incidents.report_incident": serious,
+        "incidents.record_duty": lambda s: incidents.record_duty(
+            s, **kw, duty_id=incidents.duties_of(s, serious(s, "none"))[0].id, told_whom="the vendor",
+            told_what="the facts", told_on=date(2026, 5, 3)),
+        "incidents.record_field_safety_notice": lambda s: incidents.record_field_safety_notice(
+            s, **kw, reference="FSN-X", tool_id=w.tool.id, versions=[w.version.version], title="FSN",
+            issued_on=date(2026, 5, 1)),
+        "webhooks.create_subscription": subscription,
+        "webhooks.set_subscription_active": lambda s: webhooks.set_subscription_active(
+            s, **kw, subscription_id=subscription(s).id, active=False),
+    }
+    return clinical | {
         "api_tokens.create_personal_token": lambda s: api_tokens.create_personal_token(
             s, **kw, user_id=user(s).id, name="script"),
         "api_tokens.revoke_personal_token": lambda s: api_tokens.revoke_personal_token(

@@ -8,3 +8,4 @@ from registry.workspace.types import agreements  # noqa: F401
 from registry.workspace.types import decisions  # noqa: F401
 from registry.workspace.types import users  # noqa: F401
 from registry.workspace.types import objections  # noqa: F401
+from registry.workspace.types import clinical  # noqa: F401

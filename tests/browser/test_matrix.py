@@ -1,7 +1,7 @@
 """The routing matrix in a real browser, in Dutch: the demo world's states with their reasons in words,
 a deny cell leading to its explanation, a hospital's staff member who sees only their own hospital, and
-a name with markup in it shown as text. Screenshots of the dashboard (1366 and 390 px), a cell's
-explanation and a tool page come from here."""
+a name with markup in it shown as text. Screenshots of the dashboard (1366 and 390 px) and a cell's
+explanation come from here (the tool page's from test_tool_pages.py)."""
 
 from __future__ import annotations
 
@@ -97,18 +97,6 @@ def test_the_matrix_shows_the_demo_worlds_states_and_a_deny_cell_explains_itself
     page.set_viewport_size({"width": 1366, "height": 900})
     agreement.get_by_role("link", name=reference).click()
     expect(page.locator("h1")).to_contain_text(reference)
-
-
-def test_a_tool_page_reads_as_words(page, login, axe_check, no_horizontal_scroll, screenshot):
-    login(page, ADMIN)
-    page.goto("/")
-    page.locator("#matrix thead").get_by_role("link", name="BoneXpert").click()
-    expect(page.locator("h1")).to_contain_text("BoneXpert")
-    expect(page.locator("main")).to_contain_text("Visiana")  # the vendor by name, not by number
-    axe_check(page)
-    screenshot(page, "tool-nl", full_page=True)
-    page.set_viewport_size(PHONE)
-    no_horizontal_scroll(page)
 
 
 def test_a_hospitals_staff_member_sees_only_their_own_hospital(

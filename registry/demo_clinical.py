@@ -75,7 +75,7 @@ def seed_clinical(session: Session, *, clock: Clock, password: str) -> list[tupl
                                              illustrative=True)
     bonexpert = session.scalar(select(Tool).where(Tool.slug == "bonexpert"))
     contract = session.scalar(select(FrameworkContract).where(
-        FrameworkContract.reference == f"AIFI-FW-BONEXPERT-{year}"))
+        FrameworkContract.reference == "AIFI-FW-BONEXPERT"))
     create_row(session, **kw, permission=Permission.CONTRACTS_WRITE,
                row=ContractBuyer(contract_id=contract.id, organisation_id=west.id))
     contracts.create_licence(session, **kw, reference=f"AIFI-LIC-BONEXPERT-105-{year}", contract_id=contract.id,

@@ -33,7 +33,9 @@ def test_registry_serve_answers_and_seals(tmp_path: Path):
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/?lang=en", timeout=10)
                 break
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
+            except (requests.ConnectionError, requests.Timeout):
+                # The master accepts connections before its worker has booted (seconds on a
+                # busy machine): a read timeout then means "not up yet", like a refusal.
                 assert time.time() < deadline, "registry serve did not come up"
                 time.sleep(0.3)
         assert response.status_code == 200 and "Radboudumc" in response.text

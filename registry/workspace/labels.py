@@ -85,12 +85,17 @@ ENUMS: dict[str, dict[str, Any]] = {
                    "change": _l("change"), "usage": _l("usage report"), "export": _l("export"),
                    "decision-replay": _l("repeated request"), "checkpoint": _l("checkpoint"),
                    "verify": _l("verification"), "prune": _l("retention clean-up"),
-                   "subject-access": _l("data-subject access lookup")},
+                   "subject-access": _l("data-subject access lookup"),
+                   # The access log (registry/audit/access.py).
+                   "read": _l("data viewed"), "login": _l("login"), "logout": _l("logout"),
+                   "token": _l("token issued"), "client-auth": _l("client authentication"),
+                   "refused": _l("access refused")},
     "object_type": {
         "organisations": _l("organisation"), "gateways": _l("gateway"), "tools": _l("tool"),
         "tool_versions": _l("tool version"), "framework_contracts": _l("framework contract"),
         "licences": _l("licence"), "data_processing_agreements": _l("data-processing agreement"),
         "agreement_subprocessors": _l("sub-processor"), "agreement_notes": _l("journal note"), "users": _l("user"),
+        "user": _l("user"),
         "decision": _l("decision"), "decisions": _l("decision"), "tool": _l("tool"),
         "study": _l("study"), "patient": _l("patient"), "patient_objections": _l("objection"),
         "access_tokens": _l("API token"), "gateway_credentials": _l("gateway credential"),

@@ -170,9 +170,14 @@ def sso_login(client, provider_id: int, *, tamper=None, rewrite=None,  # noqa: A
 
 
 def signed_in_user(client, session) -> User | None:  # noqa: ANN001
+    """The user of the browser's server-side session (registry.services.sessions), if any."""
+    from registry.services.sessions import SessionPolicy, resume_session
+    from registry.web.views import SESSION_KEY
+
     with client.session_transaction() as s:
-        user_id = s.get("user_id")
-    return None if user_id is None else session.get(User, user_id)
+        value = s.get(SESSION_KEY)
+    reg = client.application.extensions["registry"]
+    return resume_session(session, clock=reg.clock, value=value, policy=SessionPolicy.from_settings(reg.settings))
 
 
 def user_by_email(session, email: str) -> User | None:  # noqa: ANN001

@@ -49,7 +49,9 @@ class AuditExportQuery(BaseModel):
 
 
 class UsageBatch(BaseModel):
-    events: list[dict[str, Any]] = Field(max_length=1000, description="usage events, see docs/usage.md")
+    # Any item: each event is judged on its own, and one that is not a valid event (not even an
+    # object) is rejected at its index in a 200 answer while the others are stored.
+    events: list[Any] = Field(max_length=1000, description="usage events, see docs/usage.md")
 
 
 class OAuthTokenForm(BaseModel):

@@ -60,11 +60,23 @@ class BadRequest(Exception):
         self.detail, self.fields = detail, fields
 
 
+def _fields(exc: ValidationError, whole: str) -> dict[str, str]:
+    return {".".join(str(p) for p in err["loc"]) or whole: err["msg"] for err in exc.errors()}
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    """Parse the query string with the model the OpenAPI document describes it by, so that what
+    the document promises to refuse is refused (400), never silently cut or ignored."""
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise BadRequest("invalid query", _fields(exc, "query")) from None
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
     """Parse the JSON body strictly (size already bounded by MAX_CONTENT_LENGTH)."""
     raw = request.get_data(cache=False)
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
-        raise BadRequest("the request does not match the schema", fields) from None
+        raise BadRequest("the request does not match the schema", _fields(exc, "body")) from None

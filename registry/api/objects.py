@@ -6,13 +6,13 @@ Changes go through per-object routes (``registry/api/staff_*.py``) that call the
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from pydantic import BaseModel, Field, create_model
 
 from registry.api import blueprint
-from registry.api.auth import current_actor, requires
+from registry.api.auth import current_actor, parse_query, requires
 from registry.api.openapi import build_document, document
 from registry.edge import db, registry
 from registry.permissions import Permission
@@ -30,8 +30,9 @@ def _query_model(otype: ObjectType) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "q": (str | None, Field(default=None, description="search text")),
         "sort": (str | None, Field(default=None, description="a column key, '-' in front for descending")),
-        "page": (int | None, Field(default=None, ge=1)),
-        "per_page": (int | None, Field(default=None, ge=1, le=500)),
+        # Parsed as the list page's form sends them: an empty value means the default.
+        "page": (Annotated[int, Field(ge=1)] | Literal[""] | None, None),
+        "per_page": (Annotated[int, Field(ge=1, le=500)] | Literal[""] | None, None),
     }
     for flt in otype.filters:
         fields[flt.key] = (str | None, Field(default=None, description=f"filter on {flt.key}"))
@@ -103,11 +104,7 @@ def matrix():
     from registry.domain.terms import term_date
     from registry.services.matrix import routing_matrix
 
-    try:
-        query = MatrixQuery.model_validate(request.args.to_dict())
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, reported per field
-        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in getattr(exc, "errors", lambda: [])()}
-        raise ValidationFailed("invalid matrix query", fields or {"query": "invalid"}) from None
+    query = parse_query(MatrixQuery)
     reg = registry()
     result = routing_matrix(db(), actor=current_actor(), engine=reg.policy,
                             on=query.on or term_date(reg.clock.now()), purpose=query.purpose, page=query.page)
@@ -143,7 +140,7 @@ def search():
     from registry.services.search import search_registry
     from registry.workspace.base import clean_text
 
-    q = clean_text(request.args.get("q"))
+    q = clean_text(parse_query(SearchQuery).q)
     if not q:
         raise ValidationFailed("nothing to search for", {"q": "is required"})
     hits = search_registry(db(), actor=current_actor(), q=q)

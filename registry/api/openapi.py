@@ -32,10 +32,15 @@ class Doc:
     body: type[BaseModel] | None = None
     body_type: str = "application/json"
     response: type[BaseModel] | None = None
-    response_type: str = "application/json"
+    response_type: str | tuple[str, ...] = "application/json"  # several: chosen by a parameter
     query: type[BaseModel] | None = None
     list_of: bool = False  # the response is {"items": [response], "total", "page", "per_page"}
     statuses: dict[int, str] = field(default_factory=dict)
+    ok_status: int = 200  # 201 where the route creates something
+    # "oauth": RFC 6749 §5.2 error bodies ({"error": "invalid_client", "error_description"}) for
+    # 400 and a failed client authentication (401); a bearer check in front still answers 401/403
+    # in the API's own shape.
+    errors: str = "api"
 
 
 def document(summary: str, tag: str, **kw: Any) -> Callable:
@@ -52,8 +57,9 @@ def _legacy() -> dict[str, Doc]:
     from registry.schemas import DecisionIn, EvaluateIn
 
     from registry.api.gateways import GatewayIn, RotateIn, StatusIn
-    from registry.api.schemas import (DecisionAnswer, OAuthTokenForm, OAuthTokenAnswer, RevokeForm,
-                                      UsageBatch)
+    from registry.api.schemas import (AuditExportQuery, DecisionAnswer, OAuthTokenForm,
+                                      OAuthTokenAnswer, RevokeForm, UsageBatch)
+    from registry.services.audit import EXPORT_FORMATS
 
     return {
         "api.decide": Doc("Ask whether a study may be routed to an AI tool", "Gateways", body=DecisionIn,
@@ -62,30 +68,32 @@ def _legacy() -> dict[str, Doc]:
                             body=EvaluateIn, response=DecisionAnswer),
         "api.show": Doc("One stored decision with its facts and rules", "Decisions"),
         "api.bundle": Doc("The gateway's signed offline bundle (JWS)", "Gateways",
-                          response_type="application/jwt"),
+                          response_type="application/jose",  # RFC 7515 §9.2.1
+                          statuses={304: "Not modified (If-None-Match)"}),
         "api.report": Doc("Report what was done with permits (exactly once per event id)", "Gateways",
                                 body=UsageBatch),
         "api.reconciliation": Doc("Usage against permits per licence and period", "Usage"),
         "api.register": Doc("Register a gateway (its secret is shown once)", "Gateways admin",
-                                    body=GatewayIn),
+                                    body=GatewayIn, ok_status=201),
         "api.rotate": Doc("Rotate a gateway's credential", "Gateways admin", body=RotateIn),
         "api.suspend": Doc("Suspend a gateway", "Gateways admin", body=StatusIn),
         "api.reactivate": Doc("Reactivate a gateway", "Gateways admin", body=StatusIn),
         "api.revoke": Doc("Revoke a gateway for good", "Gateways admin", body=StatusIn),
         "api.list_checkpoints": Doc("Signed audit checkpoints (public)", "Audit"),
-        "api.create_checkpoint": Doc("Sign an audit checkpoint now", "Audit"),
+        "api.create_checkpoint": Doc("Sign an audit checkpoint now", "Audit", ok_status=201),
         "api.verify": Doc("Verify the audit trail's hash chain and checkpoints", "Audit"),
         "api.entries": Doc("Search the audit trail", "Audit"),
         "api.history": Doc("Everything the audit trail holds about one object", "Audit"),
         "api.export": Doc("Export the audit trail (CSV, JSON lines, FHIR AuditEvent)", "Audit",
-                          response_type="application/octet-stream"),
+                          query=AuditExportQuery, response_type=tuple(EXPORT_FORMATS.values())),
         "oauth.token": Doc("OAuth 2.0 token endpoint (client credentials, RFC 6749 §4.4; "
                            "client_secret_basic or private_key_jwt)", "OAuth", body=OAuthTokenForm,
-                           body_type="application/x-www-form-urlencoded", response=OAuthTokenAnswer),
+                           body_type="application/x-www-form-urlencoded", response=OAuthTokenAnswer,
+                           errors="oauth"),
         "oauth.revoke": Doc("Revoke a token (RFC 7009)", "OAuth", body=RevokeForm,
-                            body_type="application/x-www-form-urlencoded"),
+                            body_type="application/x-www-form-urlencoded", errors="oauth"),
         "oauth.introspect": Doc("Introspect a token (RFC 7662)", "OAuth", body=RevokeForm,
-                                body_type="application/x-www-form-urlencoded"),
+                                body_type="application/x-www-form-urlencoded", errors="oauth"),
         "oauth.authorization_server_metadata": Doc("Authorization server metadata (RFC 8414)", "OAuth"),
         "oauth.jwks": Doc("The registry's public signing keys (JWKS)", "OAuth"),
     }
@@ -127,6 +135,7 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
                            "schema": _CONVERTER_SCHEMAS.get(converter or "default", {"type": "string"})})
         if doc.query is not None:
             for name, info in doc.query.model_fields.items():
+                name = info.alias or name  # "from" is a Python keyword
                 schema = doc.query.model_json_schema()["properties"][name]
                 params.append({"name": name, "in": "query", "required": info.is_required(),
                                "schema": schema, **({"description": info.description} if info.description else {})})
@@ -148,16 +157,21 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
                                              "total": {"type": "integer"}, "page": {"type": "integer"},
                                              "per_page": {"type": "integer"}}}
                 ok["content"] = {doc.response_type: {"schema": schema}}
+            elif isinstance(doc.response_type, tuple):
+                ok["content"] = {media_type: {"schema": {}} for media_type in doc.response_type}
             elif doc.response_type != "application/json":
                 ok["content"] = {doc.response_type: {"schema": {"type": "string"}}}
             else:
                 ok["content"] = {"application/json": {"schema": {"type": "object"}}}
-            responses: dict[str, Any] = {"200": ok, "400": {"$ref": "#/components/responses/Error"}}
+            error = {"$ref": "#/components/responses/" + ("OAuthError" if doc.errors == "oauth" else "Error")}
+            responses: dict[str, Any] = {str(doc.ok_status): ok, "400": error}
             if needed:
                 op["security"] = [{"bearer": []}]
                 op["x-required-permissions"] = list(needed)
                 responses["401"] = {"$ref": "#/components/responses/Error"}
                 responses["403"] = {"$ref": "#/components/responses/Error"}
+            elif doc.errors == "oauth":
+                responses["401"] = error  # the client's authentication failed
             if params and any(p["in"] == "path" for p in params):
                 responses["404"] = {"$ref": "#/components/responses/Error"}
             for status, text in doc.statuses.items():
@@ -183,6 +197,9 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
                     "type": "object", "required": ["code", "detail"],
                     "properties": {"code": {"type": "string"}, "detail": {"type": "string"},
                                    "fields": {"type": "object",
-                                              "additionalProperties": {"type": "string"}}}}}}}}}},
+                                              "additionalProperties": {"type": "string"}}}}}}}}},
+                "OAuthError": {"description": "An OAuth error (RFC 6749 §5.2)", "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["error"], "properties": {
+                        "error": {"type": "string"}, "error_description": {"type": "string"}}}}}}},
         },
     }

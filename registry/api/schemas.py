@@ -5,6 +5,7 @@ describe those views and are checked against real answers by the OpenAPI tests."
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -32,8 +33,25 @@ class DecisionAnswer(BaseModel):
     jws: str = Field(description="the same fields signed by the registry (Ed25519, kid in the JWKS)")
 
 
+class AuditExportQuery(BaseModel):
+    """The query of GET /api/v1/audit/export: the format and the audit viewer's filters. The
+    filters are parsed as the viewer's form sends them, so an empty value means "no filter"."""
+
+    format: Literal["jsonl", "csv", "fhir"] = "jsonl"
+    organisation: int | Literal[""] | None = Field(None, description="entries about this organisation")
+    actor: str | None = Field(None, max_length=120)
+    object_type: str | None = Field(None, max_length=40)
+    object_id: str | None = Field(None, max_length=64)
+    action: Literal["C", "R", "U", "D", "E", ""] | None = None
+    since: date | Literal[""] | None = Field(None, alias="from",
+                                             description="first day (Amsterdam), inclusive")
+    until: date | Literal[""] | None = Field(None, alias="to", description="last day (Amsterdam), inclusive")
+
+
 class UsageBatch(BaseModel):
-    events: list[dict[str, Any]] = Field(max_length=1000, description="usage events, see docs/usage.md")
+    # Any item: each event is judged on its own, and one that is not a valid event (not even an
+    # object) is rejected at its index in a 200 answer while the others are stored.
+    events: list[Any] = Field(max_length=1000, description="usage events, see docs/usage.md")
 
 
 class OAuthTokenForm(BaseModel):

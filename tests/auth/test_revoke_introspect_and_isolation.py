@@ -51,6 +51,21 @@ def test_revoking_another_gateways_token_is_200_and_does_nothing(client, session
     assert unknown.status_code == 200
 
 
+@pytest.mark.parametrize("hint", ["refresh_token", "access_token", "something-else"])
+def test_the_token_type_hint_is_only_a_hint(client, session, clock, world, hint):
+    """RFC 7009 §2.1: a token is found whatever the hint says. Found by the fuzzer: an unknown
+    hint was a 401 unsupported_token_type, which reads as failed client authentication."""
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    token = _token(client, gateway, secret)
+    response = client.post("/oauth/revoke", data={"token": token, "token_type_hint": hint},
+                           headers=basic(gateway.client_id, secret))
+    assert response.status_code == 200, response.get_json()
+    assert _introspect(client, session, clock, token).get_json() == {"active": False}
+    missing = client.post("/oauth/revoke", data={"token_type_hint": hint},
+                          headers=basic(gateway.client_id, secret))
+    assert missing.status_code == 400 and missing.get_json()["error"] == "invalid_request"
+
+
 def test_revoke_needs_client_authentication(client, session, clock, world):
     gateway, secret = secret_gateway(session, clock, world.hospital)
     token = _token(client, gateway, secret)

@@ -34,11 +34,11 @@ def register_error_pages(app: Flask) -> None:
     for status in (400, 403, 404, 405, 500):
         def handler(exc, status=status):  # noqa: ANN001, ANN202
             if _wants_json():
-                from registry.edge import error_body
+                from registry.edge import json_error
 
                 code = {400: "INVALID_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND",
                         405: "METHOD_NOT_ALLOWED", 500: "INTERNAL_ERROR"}[status]
-                return error_body(code, getattr(exc, "description", None) or code.lower(), status)
+                return json_error(code, getattr(exc, "description", None) or code.lower(), status)
             if status == 500:
                 log.error("unhandled error on %s: %s", request.endpoint, type(exc).__name__)
             return page(status)
@@ -65,6 +65,21 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _other(exc: HTTPException):  # noqa: ANN202
-        if _wants_json() or exc.code is None or exc.code < 400:
+        if _wants_json():
+            from registry.edge import json_error
+
+            return json_error("INVALID_REQUEST" if exc.code < 500 else "INTERNAL_ERROR",
+                              exc.description or exc.name, exc.code)
+        if exc.code is None or exc.code < 400:
             return exc
         return page(exc.code)
+
+    unexpected = app.error_handler_spec[None][None].get(Exception)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        # The edge logs the fault and answers JSON under the machine paths; people get the page.
+        answer = unexpected(exc)
+        if _wants_json():
+            return answer
+        return page(500)

@@ -119,7 +119,7 @@ def objection_import():
 
 @blueprint.get("/objections/export")
 @document("Export objections as a FHIR R4 Bundle of Consents or as CSV", "Staff: objections", query=ExportQuery,
-          response_type="application/fhir+json")
+          response_type=("application/fhir+json", "text/csv"))
 @requires(Permission.OBJECTIONS_READ)
 def objection_export():
     query = _query(ExportQuery)

@@ -160,7 +160,9 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
             elif isinstance(doc.response_type, tuple):
                 ok["content"] = {media_type: {"schema": {}} for media_type in doc.response_type}
             elif doc.response_type != "application/json":
-                ok["content"] = {doc.response_type: {"schema": {"type": "string"}}}
+                # A JSON dialect (application/fhir+json) is an object; anything else is text.
+                json_like = doc.response_type.endswith("+json")
+                ok["content"] = {doc.response_type: {"schema": {"type": "object" if json_like else "string"}}}
             else:
                 ok["content"] = {"application/json": {"schema": {"type": "object"}}}
             error = {"$ref": "#/components/responses/" + ("OAuthError" if doc.errors == "oauth" else "Error")}
@@ -172,8 +174,15 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
                 responses["403"] = {"$ref": "#/components/responses/Error"}
             elif doc.errors == "oauth":
                 responses["401"] = error  # the client's authentication failed
-            if params and any(p["in"] == "path" for p in params):
+            if needed:
+                # A path key, or an object named in the query or body (a contract, a hospital),
+                # that does not exist or is not visible to the caller.
                 responses["404"] = {"$ref": "#/components/responses/Error"}
+            if needed and method in ("POST", "PATCH", "PUT", "DELETE"):
+                responses["409"] = {"$ref": "#/components/responses/Error"}
+                if method == "POST" and "201" not in responses:
+                    # Creations answer 201 with what they made; actions answer 200.
+                    responses["201"] = ok
             for status, text in doc.statuses.items():
                 responses[str(status)] = {"description": text}
             responses["503"] = {"$ref": "#/components/responses/Error"}

@@ -36,7 +36,7 @@ class WebhookVerifier:
         lower = {k.lower(): v for k, v in headers.items()}
         delivery_id, ts_raw, sigs = (lower.get("webhook-id", ""), lower.get("webhook-timestamp", ""),
                                      lower.get("webhook-signature", ""))
-        if not delivery_id or not ts_raw.isdigit() or not sigs:
+        if not delivery_id or not (ts_raw.isascii() and ts_raw.isdigit()) or not sigs:
             raise WebhookInvalid("missing webhook headers")
         now = time.time() if now is None else now
         ts = int(ts_raw)

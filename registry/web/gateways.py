@@ -83,7 +83,8 @@ def gateway_create():
     raw = form.hospital_id.data or ""
     ok, created = submit(form, lambda: service.register_gateway(
         session, actor=g.web_actor, clock=registry().clock, name=form.name.data,
-        hospital_id=int(raw) if raw.isdigit() and len(raw) < 12 else -1, public_jwk=_public_jwk(form)),
+        hospital_id=int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else -1,
+        public_jwk=_public_jwk(form)),
         aliases={"hospital": "hospital_id", "jwk": "public_jwk"})
     if not ok:
         return render_template("admin/gateway_form.html", form=form), 400

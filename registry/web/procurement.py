@@ -192,7 +192,7 @@ def contracts_extend(key: str):
     raw = request.form.get("option_index", "")
     try:
         ext = service.exercise_extension(session, actor=g.web_actor, clock=registry().clock, contract_id=contract.id,
-                                         option_index=int(raw) if raw.isdigit() else None,
+                                         option_index=int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 4 else None,
                                          note=request.form.get("note", "")[:500])
     except ValidationFailed as exc:
         flash(_("The option could not be exercised: %(why)s", why=exc.detail), "error")
@@ -354,7 +354,7 @@ def _licence_form(licence) -> LicenceForm:  # noqa: ANN001
         if request.method == "GET":
             for name in LICENCE_FIELDS:
                 getattr(form, name).data = getattr(licence, name)
-    elif request.method == "GET" and request.args.get("contract", "").isdigit():
+    elif request.method == "GET" and _small_int(request.args.get("contract", "")):
         contract = session.get(FrameworkContract, int(request.args["contract"]))
         if contract is not None:
             form.contract_id.data = contract.id
@@ -471,3 +471,8 @@ def organisations_offboard(key: str):
                 return redirect(url_for("web.organisations_detail", key=org.id))
     return render_template("procurement/offboard.html", form=form, org=org, plan=plan, error=error), \
         400 if request.method == "POST" and (form.errors or error) else 200
+
+
+def _small_int(raw: str) -> bool:
+    """An id from a query or form: ASCII digits only (``"²".isdigit()`` is true) and bounded."""
+    return raw.isascii() and raw.isdigit() and len(raw) < 19

@@ -50,7 +50,7 @@ def _choices(form: UserForm) -> None:
 
 def _organisation_id(form: UserForm) -> int | None:
     raw = form.organisation_id.data or NATIONAL
-    return int(raw) if raw.isdigit() and len(raw) < 12 else (None if raw == NATIONAL else -1)
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else (None if raw == NATIONAL else -1)
 
 
 def _form_page(form: UserForm, user=None, status: int = 200):  # noqa: ANN001, ANN202

@@ -17,7 +17,7 @@ from registry.db.organisations import Organisation
 from registry.permissions import Permission
 from registry.services import agreements, contracts, decisions, gateways, hospitals
 from registry.services.errors import ValidationFailed
-from tests.factories import SYSTEM, child_hand, make_world
+from tests.factories import SYSTEM, child_hand, make_deployment, make_world
 
 KW = {"actor": SYSTEM}
 
@@ -132,12 +132,14 @@ def test_onboarding_previews_then_creates_and_the_checklist_leads_to_the_first_p
     gw, _ = gateways.register_gateway(session, **KW, clock=clock, hospital_id=org.id, name="gw-new")
     actor = Actor.for_gateway(gw, frozenset({Permission.ROUTING_DECIDE}))
     outcome, reasons = _decide(session, policy_engine, actor, date(2026, 6, 2), "onb-1")
-    assert outcome == "deny" and reasons == ["NO_AGREEMENT"]
+    # Legal's and clinical governance's items are still open: no agreement, no approved deployment.
+    assert outcome == "deny" and reasons == ["NO_AGREEMENT", "DEPLOYMENT_NOT_APPROVED"]
     agreements.create_agreement(
         session, **KW, clock=clock, reference="DPA-NEW", controller_id=org.id, processor_id=w.operator.id,
         purposes=["clinical-care"], effective_on=date(2026, 6, 1), ends_on=None, status="signed",
         signed_on=date(2026, 5, 20), subprocessors=[{"name": w.vendor.name, "organisation_id": w.vendor.id,
                                                      "approved_on": date(2026, 6, 1)}])
+    make_deployment(session, clock, hospital_id=org.id, tool_id=w.tool.id, version=w.version.version)
     assert _decide(session, policy_engine, actor, date(2026, 6, 2), "onb-2")[0] == "permit"
 
 

@@ -68,7 +68,9 @@ def test_suspend_and_reactivate_with_a_reason(client, session):
     login(client, ADMIN)
     org = hospital(session, "Demo Ziekenhuis Noord")
     detail = client.get(f"/organisations/{org.id}?lang=en").get_data(as_text=True)
-    assert f"/organisations/{org.id}/status?to=suspended" in detail and "offboard" not in detail.lower()
+    # Suspension is a status edit; offboarding is only the procurement workspace's guided action.
+    assert f"/organisations/{org.id}/status?to=suspended" in detail
+    assert "/status?to=offboarded" not in detail
     path = f"/organisations/{org.id}/status?to=suspended"
     missing = post_form(client, path, {"reason": ""})
     assert missing.status_code == 400

@@ -3,6 +3,8 @@ organisation, disable and enable, reset the password; the last administrator sta
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
@@ -68,8 +70,8 @@ def test_change_roles_and_organisation(client, session):
     _, user = _create(client, session)
     noord = hospital(session, "Demo Ziekenhuis Noord")
     page = client.get(f"/users/{user.id}/edit").get_data(as_text=True)
-    assert '<input checked id="roles-1" name="roles" type="checkbox" value="auditor">' in page
-    assert '<input id="roles-5" name="roles" type="checkbox" value="viewer">' in page
+    assert re.search(r'<input checked id="roles-\d+" name="roles" type="checkbox" value="auditor">', page)
+    assert re.search(r'<input id="roles-\d+" name="roles" type="checkbox" value="viewer">', page)
     response = post_form(client, f"/users/{user.id}/edit", {"name": "Nieuwe Collega", "roles": ["viewer"],
                                                            "organisation_id": str(noord.id), "locale": "nl"})
     assert response.status_code == 302

@@ -4,9 +4,12 @@ layer, as a third instance's staff request would) is honoured by the very next d
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from registry.clock import SystemClock
+from registry.domain.terms import term_date
 from registry.services import agreements, contracts, tools
 from tests.conftest import is_postgres, new_database
 from tests.factories import SYSTEM
@@ -20,8 +23,10 @@ CHANGES = {
         s, actor=SYSTEM, clock=SystemClock(), tool_version_id=w.version.id, reason="field safety notice"),
     "LICENCE_NOT_IN_FORCE": lambda s, w: contracts.set_licence_status(
         s, actor=SYSTEM, clock=SystemClock(), licence_id=w.licence.id, status="terminated", reason="ended"),
-    "AGREEMENT_NOT_SIGNED": lambda s, w: agreements.transition_agreement(  # terminated
-        s, actor=SYSTEM, clock=SystemClock(), agreement_id=w.agreement.id, to="terminated", reason="ended"),
+    "AGREEMENT_NOT_SIGNED": lambda s, w: agreements.transition_agreement(  # terminated today
+        s, actor=SYSTEM, clock=SystemClock(), agreement_id=w.agreement.id, to="terminated", note="ended",
+        terminated_on=term_date(SystemClock().now()),
+        deletion_due_on=term_date(SystemClock().now()) + timedelta(days=30)),
 }
 
 

@@ -32,11 +32,14 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 
-# WeasyPrint (the generated agreement PDFs) needs Pango from Debian; installed when missing, as root.
+# WeasyPrint (the generated agreement PDFs) needs Pango from Debian, and newer WeasyPrint releases also
+# HarfBuzz's subsetter (without it every PDF warns, and the suite treats warnings as errors);
+# installed when missing, as root.
 PANGO_STAMP := $(VENV)/.pango
 $(PANGO_STAMP): $(STAMP)
-	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
+	@{ ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p | grep -q 'libharfbuzz-subset.so.0'; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; }
 	@touch $(PANGO_STAMP)
 
 ## make demo: migrate, seed the AIFI pilot demo world on SQLite, serve it at http://$(HOST):$(PORT)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
 from flask import Flask, request
+from pydantic import AfterValidator, BeforeValidator
 
 # Integers a column can hold on every database (PostgreSQL BIGINT, SQLite INTEGER).
 INT64_MAX = 2**63 - 1
@@ -86,6 +87,32 @@ def iso_date(raw: object, name: str, *, earliest: date = EARLIEST_DATE,
         raise InvalidInput(f"{name} is out of range",
                            {name: f"a date from {earliest.isoformat()} to {latest.isoformat()}"})
     return value
+
+
+
+def _iso_day_only(value: object) -> object:
+    # Pydantic's lax date also takes a number as Unix time ("0" is 1970-01-01) and a datetime
+    # string: a day in the registry's API is written one way only, YYYY-MM-DD.
+    # Parsed here, not by pydantic's date, so strict models (which refuse a string in Python
+    # mode) and lax ones (query strings) read a day alike.
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("a date, YYYY-MM-DD")
+
+
+def _within_calendar(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}")
+    return value
+
+
+# The type of every day in an API model (query or body): documented as ``format: date``.
+Day = Annotated[date, BeforeValidator(_iso_day_only), AfterValidator(_within_calendar)]
 
 
 def clean_text(raw: object, name: str, *, max_length: int, required: bool = False) -> str:

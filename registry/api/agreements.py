@@ -5,7 +5,6 @@ lifecycle (transitions), the reviewer's journal and sub-processors. The reads ar
 from __future__ import annotations
 
 import base64
-from datetime import date
 from typing import Annotated, Literal
 
 from flask import Response, jsonify, request
@@ -22,6 +21,7 @@ from registry.schemas import _Strict
 from registry.services import agreements as service
 from registry.services.errors import NotFound, ValidationFailed
 from registry.reports.agreements import agreement_pdf
+from registry.validation import Day
 from registry.workspace.base import Names
 from registry.workspace.types.agreements import AGREEMENTS, AgreementOut
 
@@ -46,10 +46,10 @@ class TermsPatch(_Strict):
     deletion_terms: Text | None = None
     breach_notification_hours: Hours | None = None
     security_certificate: Annotated[str, Field(max_length=200)] | None = None
-    security_certificate_expires_on: date | None = None
+    security_certificate_expires_on: Day | None = None
     clauses: Clauses | None = None
-    effective_on: date | None = None
-    ends_on: date | None = None
+    effective_on: Day | None = None
+    ends_on: Day | None = None
 
 
 class AgreementIn(TermsPatch):
@@ -64,11 +64,11 @@ class AgreementIn(TermsPatch):
 class TransitionIn(_Strict):
     to: Literal[tuple(Status)]  # type: ignore[valid-type]
     note: Annotated[str, Field(max_length=500)] = ""
-    signed_on: date | None = None
-    effective_on: date | None = None
-    ends_on: date | None = None
-    terminated_on: date | None = None
-    deletion_due_on: date | None = None
+    signed_on: Day | None = None
+    effective_on: Day | None = None
+    ends_on: Day | None = None
+    terminated_on: Day | None = None
+    deletion_due_on: Day | None = None
 
 
 class NoteIn(_Strict):
@@ -86,14 +86,14 @@ class NoteOut(_Strict):
 class SubProcessorIn(_Strict):
     """Art. 28(2): the controller's prior written authorisation, recorded with the sub-processor."""
 
-    approved_on: date
+    approved_on: Day
     approval_reference: Annotated[str, Field(min_length=1, max_length=500)]
     role: Annotated[str, Field(max_length=200)] = ""
     location: Annotated[str, Field(max_length=120)] = ""
 
 
 class RemovalIn(_Strict):
-    last_day: date | None = None
+    last_day: Day | None = None
     note: Annotated[str, Field(max_length=500)] = ""
 
 

@@ -4,7 +4,6 @@ incidents and their duties, field-safety notices, webhook subscriptions. Reads a
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from flask import jsonify
@@ -20,6 +19,7 @@ from registry.services import deployments as deployment_service
 from registry.services import incidents as incident_service
 from registry.services import webhooks as webhook_service
 from registry.services.errors import NotFound
+from registry.validation import Day
 from registry.workspace.base import Names
 from registry.workspace.types.clinical import (DeploymentOut, FieldSafetyNoticeOut, IncidentOut,
                                                _fsn_public, deployment_public, incident_public)
@@ -31,7 +31,7 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
 class OverseerIn(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     role: Annotated[str, Field(max_length=120)] = ""
-    trained_on: date | None = None
+    trained_on: Day | None = None
 
 
 class ChecklistIn(_Strict):
@@ -42,11 +42,11 @@ class ChecklistIn(_Strict):
     ifu_sha256: Sha256 | None = None
     overseers: Annotated[list[OverseerIn], Field(max_length=50)] | None = None
     dpia_reference: Annotated[str, Field(max_length=120)] | None = None
-    dpia_date: date | None = None
-    works_council_informed_on: date | None = None
+    dpia_date: Day | None = None
+    works_council_informed_on: Day | None = None
     acceptance_cases: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     acceptance_agreement_pct: Annotated[int, Field(ge=0, le=100)] | None = None
-    acceptance_date: date | None = None
+    acceptance_date: Day | None = None
     acceptance_by: Annotated[str, Field(max_length=200)] | None = None
     monitoring_plan: Annotated[str, Field(max_length=2000)] | None = None
     art27_applicable: bool | None = None
@@ -69,15 +69,15 @@ class IncidentIn(_Strict):
     tool: Annotated[str, Field(min_length=1, max_length=64)]
     tool_version: Annotated[str, Field(max_length=64)] | None = None
     description: Annotated[str, Field(min_length=1, max_length=4000)]
-    occurred_on: date
-    aware_on: date
+    occurred_on: Day
+    aware_on: Day
     action: Literal["none", "suspend_deployment", "suspend_version"] = "none"
 
 
 class DutyRecordIn(_Strict):
     told_whom: Annotated[str, Field(min_length=1, max_length=300)]
     told_what: Annotated[str, Field(min_length=1, max_length=2000)]
-    told_on: date
+    told_on: Day
 
 
 class NoticeIn(_Strict):
@@ -85,7 +85,7 @@ class NoticeIn(_Strict):
     tool: Annotated[str, Field(min_length=1, max_length=64)]
     versions: Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=1, max_length=50)]
     title: Annotated[str, Field(min_length=1, max_length=300)]
-    issued_on: date
+    issued_on: Day
     summary: Annotated[str, Field(max_length=4000)] = ""
     document_sha256: Sha256 | None = None
 

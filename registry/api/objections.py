@@ -4,7 +4,6 @@ export, and the data-subject access lookup. The list and detail are the generic
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from flask import Response, jsonify, request
@@ -18,6 +17,7 @@ from registry.permissions import Permission
 from registry.schemas import _Strict
 from registry.services import objections as service
 from registry.services.errors import NotFound, ValidationFailed
+from registry.validation import Day
 from registry.workspace.base import Names
 from registry.workspace.types.objections import OBJECTIONS, ObjectionOut
 
@@ -28,11 +28,11 @@ class ObjectionIn(_Strict):
     hospital_id: int
     pseudonym: Annotated[str, Field(min_length=32, max_length=128, description="HMAC-SHA256 hex, see docs")]
     purposes: Annotated[list[Annotated[str, Field(max_length=40)]], Field(min_length=1, max_length=10)]
-    recorded_on: date | None = None
+    recorded_on: Day | None = None
 
 
 class WithdrawIn(_Strict):
-    last_day: date | None = None
+    last_day: Day | None = None
     reason: Annotated[str, Field(max_length=200)] = "withdrawn by the patient"
 
 

@@ -5,7 +5,6 @@ Changes go through per-object routes (``registry/api/staff_*.py``) that call the
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from flask import Blueprint, current_app, jsonify, render_template, request
@@ -17,6 +16,7 @@ from registry.api.openapi import build_document, document
 from registry.edge import db, registry
 from registry.permissions import Permission
 from registry.services.errors import ValidationFailed
+from registry.validation import Day
 from registry.workspace import OBJECT_TYPES, ObjectType, load_all
 from registry.workspace.base import Names, get_row, list_rows
 
@@ -75,7 +75,7 @@ for _otype in OBJECT_TYPES.values():
 # -- the routing matrix ----------------------------------------------------------------------------
 
 class MatrixQuery(BaseModel):
-    on: date | None = Field(default=None, description="the day (Europe/Amsterdam); default today")
+    on: Day | None = Field(default=None, description="the day (Europe/Amsterdam); default today")
     purpose: str = Field(default="clinical-care", max_length=40)
     page: int = Field(default=1, ge=1, le=100_000)
 
@@ -89,7 +89,7 @@ class MatrixCellOut(BaseModel):
 
 
 class MatrixOut(BaseModel):
-    on: date
+    on: Day
     purpose: str
     page: int
     pages: int

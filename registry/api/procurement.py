@@ -4,7 +4,6 @@ workspace's generic ones (registry/api/objects.py); these add the changes, each 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from flask import jsonify, request
@@ -21,6 +20,7 @@ from registry.services import allocation as allocation_service
 from registry.services import contracts as service
 from registry.services import hospitals as hospital_service
 from registry.services.errors import ValidationFailed
+from registry.validation import Day
 from registry.workspace.base import Names, get_row
 from registry.workspace.types.contracts import CONTRACTS, LICENCES, ContractOut, LicenceOut
 
@@ -53,8 +53,8 @@ class _ContractTerms(_Strict):
     """The fields a contract has beyond its identity; all optional in a PATCH."""
 
     title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     buyer_ids: Annotated[list[int], Field(max_length=500)] | None = None
     tools: Annotated[list[ContractToolIn], Field(max_length=50)] | None = None
     extension_options: Annotated[list[ExtensionOptionIn], Field(max_length=10)] | None = None
@@ -64,15 +64,15 @@ class _ContractTerms(_Strict):
     split_shares: Annotated[dict[Ura, Annotated[int, Field(ge=0, le=10_000)]], Field(max_length=500)] | None = None
     vat_bp: Annotated[int, Field(ge=0, le=10_000)] | None = None
     indexation_bp: Annotated[int, Field(ge=-9_999, le=10_000)] | None = None
-    indexation_on: date | None = None
+    indexation_on: Day | None = None
 
 
 class ContractIn(_ContractTerms):
     reference: Ref
     title: Annotated[str, Field(min_length=1, max_length=200)]
     vendor_id: int
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     buyer_ids: Annotated[list[int], Field(max_length=500)] = []
     tools: Annotated[list[ContractToolIn], Field(max_length=50)] = []
 
@@ -91,16 +91,16 @@ class LicenceIn(_Strict):
     contract_id: int
     hospital_id: int
     tool_id: int
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     quota_limit: Annotated[int, Field(ge=0)] | None = None
     quota_period: Literal["term", "year", "month"] = "term"
     on_quota_exhausted: Literal["deny", "overage"] = "deny"
 
 
 class LicencePatch(_Strict):
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     quota_limit: Annotated[int, Field(ge=0)] | None = None
     quota_period: Literal["term", "year", "month"] | None = None
     on_quota_exhausted: Literal["deny", "overage"] | None = None
@@ -121,8 +121,8 @@ class AllocationLineOut(BaseModel):
 class AllocationOut(BaseModel):
     contract: dict[str, Any]
     period: str
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     currency: str
     vat_bp: int
     total_cents: int
@@ -143,14 +143,14 @@ class OnboardIn(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     agb: Annotated[str, Field(pattern=r"^[0-9]{8}$")] | None = None
     kvk: Annotated[str, Field(pattern=r"^[0-9]{8}$")] | None = None
-    starts_on: date | None = None
+    starts_on: Day | None = None
     calloffs: Annotated[list[CallOffIn], Field(max_length=50)] = []
     preview: bool = False
 
 
 class OffboardIn(_Strict):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
-    last_day: date | None = None
+    last_day: Day | None = None
     preview: bool = False
 
 

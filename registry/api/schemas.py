@@ -5,10 +5,10 @@ describe those views and are checked against real answers by the OpenAPI tests."
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from registry.validation import Day
 
 
 class Reason(BaseModel):
@@ -43,9 +43,9 @@ class AuditExportQuery(BaseModel):
     object_type: str | None = Field(None, max_length=40)
     object_id: str | None = Field(None, max_length=64)
     action: Literal["C", "R", "U", "D", "E", ""] | None = None
-    since: date | Literal[""] | None = Field(None, alias="from",
+    since: Day | Literal[""] | None = Field(None, alias="from",
                                              description="first day (Amsterdam), inclusive")
-    until: date | Literal[""] | None = Field(None, alias="to", description="last day (Amsterdam), inclusive")
+    until: Day | Literal[""] | None = Field(None, alias="to", description="last day (Amsterdam), inclusive")
 
 
 class UsageBatch(BaseModel):

@@ -6,7 +6,6 @@ writes its change record. PATCH changes only the fields the body names."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from flask import jsonify
@@ -20,6 +19,7 @@ from registry.permissions import Permission
 from registry.schemas import _Strict
 from registry.services import tools as service
 from registry.services.errors import ValidationFailed
+from registry.validation import Day
 from registry.workspace.base import Names, get_row
 from registry.workspace.types.tools import TOOLS, ToolOut, ToolVersionOut, tool_public
 
@@ -85,8 +85,8 @@ class VersionIn(_Strict):
     mdr_class: Literal["I", "IIa", "IIb", "III"] | None = None
     certificate_number: Annotated[str, Field(max_length=120)] | None = None
     notified_body: Annotated[str, Field(max_length=120)] | None = None
-    certificate_expires_on: date | None = None
-    released_on: date | None = None
+    certificate_expires_on: Day | None = None
+    released_on: Day | None = None
     is_default: bool = False
 
 
@@ -95,8 +95,8 @@ class VersionPatch(_Strict):
     mdr_class: Literal["I", "IIa", "IIb", "III"] | None = None
     certificate_number: Annotated[str, Field(max_length=120)] | None = None
     notified_body: Annotated[str, Field(max_length=120)] | None = None
-    certificate_expires_on: date | None = None
-    released_on: date | None = None
+    certificate_expires_on: Day | None = None
+    released_on: Day | None = None
     is_default: Literal[True] | None = Field(default=None, description="true makes this the default "
                                              "version (another version is made the default instead)")
 

@@ -127,6 +127,11 @@ def test_matrix_api_shows_the_demo_world_and_stores_nothing(client, session, clo
     assert [r["code"] for r in cells[("99000103", "cina-ipe")]["reasons"]] == ["QUOTA_EXHAUSTED"]
     assert client.get("/api/v1/matrix?purpose=nonsense", headers=headers).status_code == 400
     assert client.get("/api/v1/matrix?on=2026-13-01", headers=headers).status_code == 400
+    # A day is written one way: not as Unix time (pydantic's lax date reads "0" as 1970-01-01,
+    # found by the fuzzer), not with a time, not beyond the calendar the registry deals in.
+    for day in ("0", "-1.1e-254", "2026-06-01T00:00", "3000-01-01"):
+        answer = client.get(f"/api/v1/matrix?on={day}", headers=headers)
+        assert answer.status_code == 400 and "on" in json.dumps(answer.get_json()), day
 
 
 def test_search_api_finds_only_what_the_caller_may_see(client, session, clock):

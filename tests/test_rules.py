@@ -181,3 +181,21 @@ def test_rule_2_the_engine_reports_its_own_failure(policy_engine, monkeypatch):
     verdict = policy_engine.evaluate("gw", "tool", {})
     assert verdict.permit is False and verdict.failed == ("POLICY_ERROR",)
     assert verdict.errors == ("the policy engine failed",)
+
+
+def test_rule_2_a_check_that_errored_still_explains_itself_without_its_row(policy_engine):
+    """A check that errors on a missing fact is listed as failed (fail-closed); the sentence for it
+    must not need the row the fact would have come from (an absent agreement made this an
+    AttributeError, a 500 instead of a deny)."""
+    from registry.policy.facts import explain
+
+    snap = SimpleNamespace(day=date(2026, 6, 1), agreement=None, licence=None, contract=None,
+                           version=None, tool=None, hospital=SimpleNamespace(name="Demo Ziekenhuis Oost"))
+    reason = explain("AGREEMENT_NOT_SIGNED", snap, SimpleNamespace())
+    assert reason["code"] == "AGREEMENT_NOT_SIGNED" and reason["ref"] is None
+    assert "fail-closed" in reason["detail"]
+    # A complete snapshot still gets its specific sentence.
+    dpa = SimpleNamespace(reference="VWO-1", status="in_review", id=7)
+    full = explain("AGREEMENT_NOT_SIGNED", SimpleNamespace(**{**vars(snap), "agreement": dpa}), SimpleNamespace())
+    assert full == {"code": "AGREEMENT_NOT_SIGNED", "detail": "agreement VWO-1 is in review, not signed",
+                    "ref": "agreement:7"}

@@ -132,7 +132,20 @@ def _d(value: date | None) -> str:
 
 
 def explain(code: str, snap: Snapshot, facts: Facts) -> dict[str, Any]:
-    """The reason for one failing condition: code, a human sentence and what to look at."""
+    """The reason for one failing condition: code, a human sentence and what to look at.
+
+    A check that errored on a missing fact is listed as failed (fail-closed), and then the row its
+    sentence would name may be absent: the reason keeps its code with a plain sentence instead of
+    turning a deny into a 500."""
+    try:
+        return _explain(code, snap, facts)
+    except (AttributeError, TypeError):
+        return {"code": code, "ref": None,
+                "detail": f"{code.replace('_', ' ').lower()}: the facts to explain this were incomplete; "
+                          "denied (fail-closed)"}
+
+
+def _explain(code: str, snap: Snapshot, facts: Facts) -> dict[str, Any]:
     lic, con, dpa, tv = snap.licence, snap.contract, snap.agreement, snap.version
     day = _d(snap.day)
     detail, ref = "", None

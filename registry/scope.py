@@ -25,6 +25,7 @@ from registry.db.changes import ChangeRecord
 from registry.db.clinical import Deployment, FieldSafetyNotice, Incident
 from registry.db.contracts import ContractBuyer, FrameworkContract, Licence
 from registry.db.decisions import Decision
+from registry.db.identity import IdentityProvider
 from registry.db.organisations import Gateway, Organisation
 from registry.db.tools import Tool, ToolVersion
 from registry.db.users import User
@@ -76,8 +77,8 @@ def _hospital_clause(model: Any, org_id: int) -> Any:
         return None  # the tools in use (and their safety notices) are public facts
     if model in (Deployment, Incident):
         return model.hospital_id == org_id
-    if model is User:
-        return User.organisation_id == org_id
+    if model in (User, IdentityProvider):
+        return model.organisation_id == org_id
     if model in (ChangeRecord,):
         return ChangeRecord.on_behalf_of_id == org_id
     if model is AuditEntry:
@@ -112,8 +113,8 @@ def _supplier_clause(model: Any, org_id: int) -> Any:
         return None
     if model is Gateway:
         return Gateway.id.is_(None)  # hospitals' machines are none of a supplier's business
-    if model is User:
-        return User.organisation_id == org_id
+    if model in (User, IdentityProvider):
+        return model.organisation_id == org_id
     if model is ChangeRecord:
         return ChangeRecord.on_behalf_of_id == org_id
     if model is AuditEntry:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.clock import Clock
 from registry.permissions import Permission
+from registry.scope import scope_of, visibility
 from registry.services.changes import record_change, snapshot
 from registry.services.errors import Conflict, NotFound, ValidationFailed
 from registry.services.terms_revision import note_change
@@ -33,6 +35,26 @@ def _flush(session: Session, what: str) -> None:
         raise Conflict(f"{what} conflicts with an existing record ({name})") from exc
 
 
+def _within_scope(session: Session, actor: Actor, row: Any) -> None:
+    """The re-check after a write (NetBox's ``restrict`` after save): a row the actor could not
+    see once written — a licence for another hospital, an identity provider for another
+    organisation, another hospital's row changed by id — is refused, and the edge rolls the
+    change back. One place, so every service that writes through here keeps to the scope."""
+    scope = scope_of(session, actor)
+    if scope.national:
+        return
+    try:
+        clause = visibility(scope, type(row))
+    except LookupError:
+        return  # a part of another object (a buyer, a note); its parent was looked up in scope
+    if clause is None:
+        return
+    pk = list(type(row).__table__.primary_key.columns)[0]
+    if session.scalar(select(pk).where(pk == getattr(row, pk.key), clause)) is None:
+        raise ValidationFailed("outside your organisation",
+                               {"organisation": "only records of your own organisation can be created or changed"})
+
+
 def create_row(session: Session, *, actor: Actor, clock: Clock, permission: Permission,
                row: T, message: str = "") -> T:
     actor.require(permission)
@@ -40,6 +62,7 @@ def create_row(session: Session, *, actor: Actor, clock: Clock, permission: Perm
         row.created_at = clock.now()  # type: ignore[attr-defined]
     session.add(row)
     _flush(session, type(row).__name__)
+    _within_scope(session, actor, row)
     note_change(session, row)  # terms cached by the decision path are dropped on every instance
     record_change(session, actor=actor, clock=clock, action="create", obj=row, before=None,
                   message=message)
@@ -55,6 +78,7 @@ def update_row(session: Session, *, actor: Actor, clock: Clock, permission: Perm
             raise ValueError(f"{type(row).__name__} has no field {key!r}")
         setattr(row, key, value)
     _flush(session, type(row).__name__)
+    _within_scope(session, actor, row)
     note_change(session, row)
     record_change(session, actor=actor, clock=clock, action=action, obj=row, before=before,
                   message=message)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import Integer, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
@@ -25,8 +25,8 @@ from registry.clock import Clock
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from registry.domain.terms import AMSTERDAM
 from registry.permissions import Permission
-from registry.scope import restrict, scope_of
-from registry.services.errors import ValidationFailed
+from registry.scope import restrict, scope_of, visibility
+from registry.services.errors import NotFound, ValidationFailed
 from registry.validation import InvalidInput, bounded_int, clean_text, iso_date
 
 # Who may run the trail's own upkeep from outside the registry: sign a checkpoint on demand,
@@ -189,8 +189,10 @@ def object_history(session: Session, *, actor: Actor, clock: Clock, object_type:
     Logged with the object among the entry's objects, so a patient's history also shows who
     looked it up; the caller commits."""
     actor.require(Permission.AUDIT_READ)
+    scope = scope_of(session, actor)
+    _require_visible_object(session, scope, object_type, object_id)
     rows = session.scalars(restrict(select(AuditEntry).where(_involves(object_type, object_id)),
-                                    scope_of(session, actor), AuditEntry)
+                                    scope, AuditEntry)
                            .order_by(AuditEntry.id).limit(limit))
     # The text match above may over-match (an id inside another object's JSON); keep exact ones.
     found = [e for e in rows if (e.object_type, e.object_id) == (object_type, object_id)
@@ -203,6 +205,37 @@ def object_history(session: Session, *, actor: Actor, clock: Clock, object_type:
                                {"type": object_type, "id": object_id}])
     session.flush()
     return found
+
+
+def _models_by_table() -> dict[str, Any]:
+    from sqlmodel import SQLModel
+
+    return {m.class_.__tablename__: m.class_ for m in SQLModel._sa_registry.mappers}
+
+
+def _require_visible_object(session: Session, scope: Any, object_type: str, object_id: str) -> None:
+    """The history of an object the scope hides is a 404, as the object's own page is: another
+    hospital's object does not exist for a hospital's people (its entries are filtered as well,
+    but even an empty 200 would say that it exists). An object that no longer exists keeps its
+    history readable, within the entries the scope shows."""
+    model = _models_by_table().get(object_type)
+    if model is None or scope.national:
+        return
+    try:
+        clause = visibility(scope, model)
+    except LookupError:
+        return  # not an object the scope rule knows (a pseudonym, the audit trail itself)
+    if clause is None:
+        return
+    pk = list(model.__table__.primary_key.columns)[0]
+    key: Any = object_id
+    if isinstance(pk.type, Integer):
+        if not (object_id.isascii() and object_id.isdigit() and len(object_id) <= 18):
+            return
+        key = int(object_id)
+    if session.scalar(select(pk).where(pk == key)) is not None \
+            and session.scalar(select(pk).where(pk == key, clause)) is None:
+        raise NotFound(f"no {object_type} {object_id}")
 
 
 def export_entries(session: Session, *, actor: Actor, clock: Clock, signer: Any, filters: AuditFilter,

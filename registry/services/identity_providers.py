@@ -24,6 +24,7 @@ from registry.db.identity import IdentityLink, IdentityProvider
 from registry.db.organisations import Organisation, OrganisationStatus
 from registry.db.users import User
 from registry.permissions import ROLES, Permission
+from registry.scope import restrict, scope_of
 from registry.services._rows import create_row, update_row
 from registry.services.errors import NotFound, ServiceError, ValidationFailed
 
@@ -129,10 +130,10 @@ def organisations_without_provider(session: Session, *, actor: Actor) -> list[Or
     """The organisations an admin can register a provider for (one each; not offboarded)."""
     actor.require(Permission.USERS_MANAGE)
     taken = select(IdentityProvider.organisation_id)
-    return list(session.scalars(
+    return list(session.scalars(restrict(
         select(Organisation).where(Organisation.id.not_in(taken),
                                    Organisation.status != OrganisationStatus.OFFBOARDED)
-        .order_by(Organisation.name)))
+        .order_by(Organisation.name), scope_of(session, actor), Organisation)))
 
 
 def register_identity_provider(session: Session, *, actor: Actor, clock: Clock, secret_key: str,

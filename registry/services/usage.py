@@ -44,6 +44,7 @@ from registry.db.organisations import Organisation
 from registry.db.tools import Tool
 from registry.domain.quota import quota_window
 from registry.permissions import Permission
+from registry.scope import scope_of, visibility
 from registry.services import quota as quota_service
 from registry.services.errors import ValidationFailed
 
@@ -449,7 +450,7 @@ def reconciliation(session: Session, *, actor: Actor, licence_id: int | None = N
     by hospital name and licence reference; with ``period_start``, licences without any usage in
     the period that starts that day are listed too (all zero).
 
-    Staff need usage:read and see every licence; a gateway sees its own hospital's only.
+    Staff need usage:read; everyone sees the licences their scope allows (registry.scope).
     """
     if actor.kind == "gateway":
         actor.require(Permission.USAGE_REPORT)
@@ -457,8 +458,11 @@ def reconciliation(session: Session, *, actor: Actor, licence_id: int | None = N
         actor.require(Permission.USAGE_READ)
     where = [Decision.licence_id.is_not(None), Decision.reservation != Reservation.NONE]
     lic_where = []
-    if actor.kind == "gateway":
-        lic_where.append(Licence.hospital_id == actor.hospital_id)
+    # The one scope rule: a gateway and a hospital's staff see their hospital's licences, a
+    # supplier those for its tools, national staff all.
+    visible = visibility(scope_of(session, actor), Licence)
+    if visible is not None:
+        lic_where.append(visible)
     if licence_id is not None:
         where.append(Decision.licence_id == licence_id)
         lic_where.append(Licence.id == licence_id)

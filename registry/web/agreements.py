@@ -21,6 +21,7 @@ from registry.domain.agreements import (ART28_ELEMENTS, CLAUSE_KEYS, EDITABLE, T
                                         checklist)
 from registry.edge import db, registry
 from registry.permissions import Permission
+from registry.scope import scope_of
 from registry.services import agreements as service
 from registry.services.errors import ValidationFailed
 from registry.web import blueprint
@@ -29,6 +30,7 @@ from flask_babel import get_locale
 from registry.web.i18n import _, _l
 from registry.web.views import login_required
 from registry.workspace.types.agreements import subprocessors
+from registry.workspace.types.gateways import hospital_options
 
 CLAUSE_LABELS = {
     "duration": _l("Duration (if not given by the dates)"),
@@ -51,7 +53,7 @@ class TermsForm(FlaskForm):
     """The terms of an agreement (the edit form leaves out the parties and the reference)."""
 
     reference = StringField(_l("Reference"), validators=[InputRequired(), Length(max=64)],
-                            description=_l("For example VWO-99000101-2."))
+                            description=_l("For example VWO-12345678-2."))
     controller_id = SelectField(_l("Controller (hospital)"), coerce=int, validators=[InputRequired()])
     processor_id = SelectField(_l("Processor"), coerce=int, validators=[InputRequired()],
                                description=_l("The first processor in the chain, usually the platform operator."))
@@ -115,9 +117,11 @@ def _terms_form(obj: Any = None, *, with_parties: bool) -> TermsForm:
     form.purposes.choices = [(p.code, p.label_nl if dutch else p.label_en)
                              for p in session.scalars(select(Purpose).where(Purpose.active).order_by(Purpose.code))]
     if with_parties:
-        orgs = list(session.scalars(select(Organisation).order_by(Organisation.name)))
-        form.controller_id.choices = [(o.id, o.name) for o in orgs if o.kind == "hospital"]
-        form.processor_id.choices = [(o.id, o.name) for o in orgs if o.kind != "hospital"]
+        # The controller is a hospital the person's scope shows (their own, for a hospital's
+        # people); the processors are the suppliers, whose names are public.
+        form.controller_id.choices = [(int(k), v) for k, v in hospital_options(session, scope_of(session, g.web_actor))]
+        form.processor_id.choices = [(o.id, o.name) for o in session.scalars(
+            select(Organisation).where(Organisation.kind != "hospital").order_by(Organisation.name))]
     else:
         del form.reference, form.controller_id, form.processor_id
     if obj is not None and request.method == "GET":

@@ -22,7 +22,7 @@ from registry.domain.money import decimal_to_cents
 from registry.domain.terms import term_date
 from registry.edge import db, registry
 from registry.permissions import Permission
-from registry.scope import scope_of
+from registry.scope import restrict, scope_of
 from registry.services import allocation as allocation_service
 from registry.services import contracts as service
 from registry.services import hospitals as hospital_service
@@ -291,8 +291,6 @@ def statements():
 
 
 def _hospital_choices() -> list[tuple[str, str]]:
-    from registry.scope import restrict
-
     return [(o.ura, o.name) for o in db().scalars(restrict(
         select(Organisation).where(Organisation.kind == "hospital").order_by(Organisation.name),
         scope_of(db(), g.web_actor), Organisation))]
@@ -343,11 +341,12 @@ LICENCE_FIELDS = ("starts_on", "ends_on", "quota_limit", "quota_period", "on_quo
 def _licence_form(licence) -> LicenceForm:  # noqa: ANN001
     session = db()
     form = LicenceForm()
-    form.contract_id.choices = _choices([(c.id, c.reference) for c in session.scalars(
-        select(FrameworkContract).order_by(FrameworkContract.reference))])
-    form.hospital_id.choices = _choices([(o.id, f"{o.name} ({o.ura})") for o in session.scalars(
+    scope = scope_of(session, g.web_actor)
+    form.contract_id.choices = _choices([(c.id, c.reference) for c in session.scalars(restrict(
+        select(FrameworkContract).order_by(FrameworkContract.reference), scope, FrameworkContract))])
+    form.hospital_id.choices = _choices([(o.id, f"{o.name} ({o.ura})") for o in session.scalars(restrict(
         select(Organisation).where(Organisation.kind == "hospital", Organisation.status == "active")
-        .order_by(Organisation.name))])
+        .order_by(Organisation.name), scope, Organisation))])
     form.tool_id.choices = _choices([(t.id, t.name) for t in session.scalars(select(Tool).order_by(Tool.name))])
     if licence is not None:
         del form.reference, form.contract_id, form.hospital_id, form.tool_id

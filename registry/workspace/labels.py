@@ -112,6 +112,7 @@ ENUMS: dict[str, dict[str, Any]] = {
     "severity": {"public_health_threat": _l("serious public-health threat (2 days)"),
                  "death_or_serious_deterioration": _l("death or serious deterioration (10 days)"),
                  "other": _l("other serious incident (15 days)")},
+    "incident_status": {"open": _l("open"), "closed": _l("closed")},
     "incident_action": {"none": _l("no suspension"), "suspend_deployment": _l("suspend the deployment"),
                         "suspend_version": _l("suspend the version for every hospital")},
     "duty": {"provider_informed": _l("provider informed"),

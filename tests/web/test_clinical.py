@@ -188,6 +188,8 @@ def test_the_staff_api_closes_an_incident_with_its_conclusion(client, session, c
     assert closed["closed"]["by_label"] == "admin@demo.aifi.nl"
     assert client.get(f"/api/v1/incidents/{ref}", headers=admin).get_json()["closed"]["conclusion"] \
         == "threshold recalibrated"
+    assert [i["reference"] for i in client.get("/api/v1/incidents?status=closed", headers=admin)
+            .get_json()["items"]] == [ref]
     again = client.post(f"/api/v1/incidents/{ref}/close", headers=admin, json={"conclusion": "again"})
     assert again.status_code == 400 and "status" in again.get_json()["error"]["fields"]
     # The suspension the incident made is still in force.

@@ -51,7 +51,7 @@ ENUMS: dict[str, dict[str, Any]] = {
                "deletion_recorded": _l("deletion or return recorded"), "withdraw": _l("withdrawn"),
                "extend": _l("extended"), "end_early": _l("ended early"), "terminated": _l("terminated"),
                "suspended": _l("suspended"), "terminate_start": _l("termination started"),
-                "resume": _l("resumed"), "record": _l("recorded")},
+                "resume": _l("resumed"), "record": _l("recorded"), "close": _l("closed")},
     # Where an objection came from.
     "source": {"ui": _l("registered by hand"), "api": _l("staff API"), "csv": _l("CSV upload"),
                "fhir": _l("FHIR upload"), "demo": _l("demo")},

@@ -114,11 +114,14 @@ def demo() -> None:
         click.echo("demo world already present; nothing changed")
     click.echo(f"log in at {settings.issuer}/login with password {DEMO_PASSWORD!r} as one of:")
     from registry.demo import DEMO_ORG_USERS, DEMO_USERS
+    from registry.demo_clinical import CLINICAL_USERS, WEST, WEST_USERS
 
     for email, role in DEMO_USERS:
         click.echo(f"  {email:28} ({role}, national)")
-    for email, role, org in DEMO_ORG_USERS:
+    for email, role, org in DEMO_ORG_USERS + [(e, r, WEST[0]) for e, r, _ in WEST_USERS] + CLINICAL_USERS:
         click.echo(f"  {email:28} ({role}, {org} only)")
+    click.echo(f"  ({WEST[0]}'s deployment was filled in by {WEST_USERS[0][0]}, so only "
+               f"{WEST_USERS[1][0]} may approve it)")
 
 
 @main.command()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
@@ -211,7 +211,9 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
     organisations.set_organisation_status(session, **kw, organisation_id=voorbeeldstad.id,
                                           status="offboarded",
                                           reason="left the programme (fictional, for the demo)")
-    report = DemoReport(created=True, hospitals=len(all_hospitals))
+    # Counted, not summed: the clinical seed adds a hospital of its own (Demo Ziekenhuis West).
+    report = DemoReport(created=True, hospitals=session.scalar(
+        select(func.count()).select_from(Organisation).where(Organisation.kind == "hospital")))
     for email, role in DEMO_USERS:
         users.create_user(session, **kw, email=email, roles=[role], password=DEMO_PASSWORD,
                           name=role.replace("_", " ").title())

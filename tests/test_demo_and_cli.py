@@ -98,6 +98,11 @@ def test_cli_demo_orgs_users_gateways(cli_env):
     listed = runner.invoke(main, ["orgs", "list", "--kind", "hospital", "--json"])
     assert listed.exit_code == 0
     hospitals = json.loads(listed.output)
+    # The summary counts every hospital (the clinical seed's West too) and names every login.
+    assert f"demo world created: {len(hospitals)} hospitals," in result.output
+    for email in ("admin@demo.aifi.nl", "radioloog@west.demo.aifi.nl", "klinisch@west.demo.aifi.nl",
+                  "klinisch@oost.demo.aifi.nl"):
+        assert email in result.output and email in again.output
     assert {h["name"] for h in hospitals} >= {n for n, *_ in PILOT_HOSPITALS}
     assert all(set(h) >= {"kind", "name", "ura", "agb", "kvk", "status"} for h in hospitals)
     assert {h["status"] for h in hospitals} == {"active", "offboarded"}

@@ -80,6 +80,10 @@ class DutyRecordIn(_Strict):
     told_on: Day
 
 
+class CloseIn(_Strict):
+    conclusion: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
 class NoticeIn(_Strict):
     reference: Annotated[str, Field(min_length=1, max_length=80)]
     tool: Annotated[str, Field(min_length=1, max_length=64)]
@@ -238,23 +242,39 @@ def incident_create_api():
     return jsonify(incident_public(incident, Names(session))), 201
 
 
+def _incident(key: str) -> Any:
+    from registry.workspace import get_type
+    from registry.workspace.base import get_row
+
+    return get_row(db(), actor=current_actor(), otype=get_type("incidents"), key=key[:40])
+
+
 @blueprint.post("/incidents/<key>/duties/<duty>")
 @document("Close a duty by recording who was told what and when", "Staff: incidents", body=DutyRecordIn,
           response=IncidentOut)
 @requires(Permission.INCIDENTS_WRITE)
 def incident_duty_api(key: str, duty: str):
-    from registry.db.clinical import Incident
-    from registry.workspace import get_type
-    from registry.workspace.base import get_row
-
     body = parse_body(DutyRecordIn)
     session = db()
-    incident: Incident = get_row(session, actor=current_actor(), otype=get_type("incidents"), key=key[:40])
+    incident = _incident(key)
     match = [d for d in incident_service.duties_of(session, incident) if d.duty == duty[:40]]
     if not match:
         raise NotFound(f"incident {incident.reference} has no duty {duty[:40]}")
     incident_service.record_duty(session, actor=current_actor(), clock=registry().clock, duty_id=match[0].id,
                                  told_whom=body.told_whom, told_what=body.told_what, told_on=body.told_on)
+    session.commit()
+    return jsonify(incident_public(incident, Names(session)))
+
+
+@blueprint.post("/incidents/<key>/close")
+@document("Close an incident with what was concluded (every duty recorded first); lifts no suspension",
+          "Staff: incidents", body=CloseIn, response=IncidentOut)
+@requires(Permission.INCIDENTS_WRITE)
+def incident_close_api(key: str):
+    body = parse_body(CloseIn)
+    session = db()
+    incident = incident_service.close_incident(session, actor=current_actor(), clock=registry().clock,
+                                               incident_id=_incident(key).id, conclusion=body.conclusion)
     session.commit()
     return jsonify(incident_public(incident, Names(session)))
 

@@ -165,8 +165,25 @@ def transition_agreement(session: Session, *, actor: Actor, clock: Clock, agreem
         raise ValidationFailed(exc.detail, exc.fields) from None
     if to == Status.APPROVED:
         changes["approved_terms_hash"] = current_terms_hash(session, dpa)
-    return update_row(session, actor=actor, clock=clock, permission=Permission.AGREEMENTS_WRITE,
-                      row=dpa, changes=changes, action=action, message=note.strip())
+    dpa = update_row(session, actor=actor, clock=clock, permission=Permission.AGREEMENTS_WRITE,
+                     row=dpa, changes=changes, action=action, message=note.strip())
+    if to == Status.TERMINATED:
+        _announce_termination(session, clock=clock, dpa=dpa)
+    return dpa
+
+
+def _announce_termination(session: Session, *, clock: Clock, dpa: DataProcessingAgreement) -> None:
+    """Push ``agreement.terminated`` to both parties' subscribers (and national ones), in this
+    transaction: routing under the agreement stops on the next decision."""
+    from registry.services.webhooks import enqueue
+
+    enqueue(session, clock=clock, event="agreement.terminated",
+            data={"agreement_id": dpa.id, "reference": dpa.reference, "controller_id": dpa.controller_id,
+                  "processor_id": dpa.processor_id, "purposes": list(dpa.purposes),
+                  "terminated_on": dpa.terminated_on.isoformat() if dpa.terminated_on else None,
+                  "deletion_due_on": dpa.deletion_due_on.isoformat() if dpa.deletion_due_on else None,
+                  "reason": dpa.status_reason},
+            organisation_id=(dpa.controller_id, dpa.processor_id))
 
 
 def record_deletion(session: Session, *, actor: Actor, clock: Clock, agreement_id: int, done_on: date,

@@ -351,7 +351,7 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
         return DecisionOutcome(decision, _quota_view(snap, used))
     lic = snap.licence
     reserved, overage = quota_service.reserve(
-        session, lic.id, facts.window, lic.quota_limit, lic.on_quota_exhausted == "overage")
+        session, lic.id, facts.window, lic.quota_limit, lic.on_quota_exhausted == "overage", clock=clock)
     if not reserved:
         # Another gateway took the last unit between our read and our write: re-decide on the
         # fresh count, so the deny carries its reasons from the policies.

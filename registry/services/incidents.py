@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.clock import Clock
+from registry.db.changes import ChangeRecord
 from registry.db.clinical import Deployment, FieldSafetyNotice, Incident, IncidentDuty, IncidentKind
 from registry.db.organisations import Organisation
 from registry.db.tools import Tool, ToolVersion
@@ -27,9 +28,12 @@ from registry.scope import can_see, restrict, scope_of
 from registry.services import deployments as deployment_service
 from registry.services import webhooks
 from registry.services._rows import create_row, update_row
+from registry.services.changes import object_ref
 from registry.services.errors import NotFound, ValidationFailed
 
 ACTIONS = ("none", "suspend_deployment", "suspend_version")
+# The conclusion is kept as the closing change record's message (no column of its own).
+CONCLUSION_MAX = 1000
 P = Permission.INCIDENTS_WRITE
 
 
@@ -123,6 +127,55 @@ def record_duty(session: Session, *, actor: Actor, clock: Clock, duty_id: int, t
                       changes={"told_whom": told_whom.strip()[:300], "told_what": told_what.strip()[:2000],
                                "told_on": told_on, "recorded_by": actor.ref, "closed_at": clock.now()},
                       action="record", message=f"{duty.duty}: told {told_whom.strip()[:100]}")
+
+
+def get_incident(session: Session, *, actor: Actor, incident_id: int) -> Incident:
+    """The incident, if the actor may see it (otherwise it does not exist for them)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or not can_see(session, scope_of(session, actor), Incident, incident):
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+def close_incident(session: Session, *, actor: Actor, clock: Clock, incident_id: int,
+                   conclusion: str) -> Incident:
+    """Close an incident with what was concluded; who closed it and when are its change record.
+
+    Only once every legal duty is recorded: closing must not hide an open obligation. Closing
+    lifts no suspension: resuming a deployment or reinstating a version stays its own action, by
+    whoever may take it, since the conclusion alone does not make the tool safe to use again.
+    """
+    actor.require(P)
+    incident = get_incident(session, actor=actor, incident_id=incident_id)
+    errors = {}
+    text = conclusion.strip()
+    if not text:
+        errors["conclusion"] = "say what was concluded"
+    elif len(text) > CONCLUSION_MAX:
+        errors["conclusion"] = f"at most {CONCLUSION_MAX} characters"
+    if incident.status == "closed":
+        errors["status"] = "already closed"
+    open_duties = [d.duty for d in duties_of(session, incident) if d.closed_at is None]
+    if open_duties:
+        errors["duties"] = "record these duties first: " + ", ".join(open_duties)
+    if errors:
+        raise ValidationFailed("cannot close the incident", errors)
+    return update_row(session, actor=actor, clock=clock, permission=P, row=incident,
+                      changes={"status": "closed"}, action="close", message=text)
+
+
+def closure_of(session: Session, incident: Incident) -> dict[str, Any] | None:
+    """Who closed the incident, when, and what they concluded (from its change record)."""
+    if incident.status != "closed":
+        return None
+    object_type, object_id = object_ref(incident)
+    record = session.scalar(select(ChangeRecord).where(
+        ChangeRecord.object_type == object_type, ChangeRecord.object_id == object_id,
+        ChangeRecord.action == "close").order_by(ChangeRecord.created_at.desc(), ChangeRecord.id.desc()).limit(1))
+    if record is None:
+        return None
+    return {"by": record.actor, "by_label": record.actor_label, "at": record.created_at,
+            "conclusion": record.message}
 
 
 def duties_of(session: Session, incident: Incident) -> list[IncidentDuty]:

@@ -9,7 +9,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from registry.db.contracts import QuotaCounter
+from registry.clock import Clock
+from registry.db.contracts import Licence, QuotaCounter
+from registry.db.tools import Tool
 from registry.domain.quota import Window
 
 
@@ -42,13 +44,17 @@ def _upserts(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-
 
 
 def reserve(session: Session, licence_id: int, window: Window, limit: int | None,
-            allow_overage: bool) -> tuple[bool, bool]:
+            allow_overage: bool, *, clock: Clock | None = None) -> tuple[bool, bool]:
     """Take one unit. Returns (reserved, overage).
 
     One statement. On PostgreSQL a concurrent writer waits for the row lock and re-checks the
     ``used < limit`` condition on the committed value, so the counter never passes the limit,
     whatever the number of threads or registry instances; SQLite serialises writers. No row
     back means no unit left.
+
+    With ``clock``, the reservation that takes the last unit pushes ``licence.quota_exhausted``
+    (:func:`announce_exhausted`) in the same transaction; the count it needs comes back from the
+    statement itself, so every other reservation costs nothing more.
     """
     conn = session.connection()  # Core, straight on the transaction's connection: the hot path
     limited, unlimited = _upserts(conn.dialect.name)
@@ -56,13 +62,32 @@ def reserve(session: Session, licence_id: int, window: Window, limit: int | None
     if limit is None:
         conn.execute(unlimited, params)
         return True, False
-    if limit > 0 and conn.execute(limited, dict(params, limit=limit)).first() is not None:
+    taken = conn.execute(limited, dict(params, limit=limit)).first() if limit > 0 else None
+    if taken is not None:
+        if clock is not None and taken[0] == limit:
+            announce_exhausted(session, clock=clock, licence_id=licence_id, window=window, limit=limit)
         return True, False
     if allow_overage:
         # Beyond the quota: count it all the same, so that overage is billed from the counter.
         conn.execute(unlimited, params)
         return True, True
     return False, False
+
+
+def announce_exhausted(session: Session, *, clock: Clock, licence_id: int, window: Window, limit: int) -> None:
+    """Push ``licence.quota_exhausted`` to the licence's hospital, the tool's vendor and operator
+    (and national subscribers): once per licence and quota period, even when a released unit is
+    taken again later (the delivery id is derived from the licence and the period)."""
+    from registry.services.webhooks import enqueue
+
+    lic = session.get(Licence, licence_id)
+    tool = session.get(Tool, lic.tool_id)
+    enqueue(session, clock=clock, event="licence.quota_exhausted",
+            data={"licence_id": lic.id, "reference": lic.reference, "hospital_id": lic.hospital_id,
+                  "tool": tool.slug, "limit": limit, "period_start": window.starts_on.isoformat(),
+                  "period_end": window.ends_on.isoformat(), "on_quota_exhausted": lic.on_quota_exhausted},
+            organisation_id=[o for o in (lic.hospital_id, tool.vendor_id, tool.operator_id) if o is not None],
+            once_key=f"licence:{lic.id}:{window.starts_on.isoformat()}")
 
 
 def release(session: Session, licence_id: int, window_start: date, units: int = 1) -> None:

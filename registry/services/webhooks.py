@@ -15,7 +15,7 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -32,6 +32,8 @@ from registry.services.errors import ValidationFailed
 EVENTS = ("deployment.suspended", "tool_version.suspended", "incident.deadline_due",
           "agreement.terminated", "licence.quota_exhausted")
 SECRET_PREFIX = "whsec_"
+# Delivery ids of once-only events (``enqueue(once_key=...)``) are UUIDv5 under this namespace.
+_ONCE_NAMESPACE = uuid.UUID("5f0c7a53-9d1e-4c2b-8a61-3e7f2b9d4c10")
 _SEAL_PURPOSE = "webhook-secret"
 # Retries after a failed attempt: 30 s, 2 min, 10 min, 1 h, 6 h; then the delivery has failed.
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1),
@@ -84,19 +86,32 @@ def set_subscription_active(session: Session, *, actor: Actor, clock: Clock, sub
 
 
 def enqueue(session: Session, *, clock: Clock, event: str, data: dict[str, Any],
-            organisation_id: int | None = None) -> list[WebhookDelivery]:
+            organisation_id: int | Collection[int] | None = None,
+            once_key: str | None = None) -> list[WebhookDelivery]:
     """One delivery per active subscription to ``event``: national subscribers get every event,
-    an organisation's subscriptions only those concerning it (``organisation_id`` None: everyone)."""
+    an organisation's subscriptions only those concerning it (``organisation_id``: one organisation
+    or several, such as both parties of an agreement; None: everyone).
+
+    With ``once_key`` the event is sent at most once per subscription for that key (say, a
+    licence's quota period): the delivery's id is derived from it, and an existing one is kept.
+    """
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
+    concerned = ({organisation_id} if isinstance(organisation_id, int)
+                 else None if organisation_id is None else set(organisation_id))
     now = clock.now()
     out = []
     for sub in session.scalars(select(WebhookSubscription).where(WebhookSubscription.active)):
         if event not in (sub.events or []):
             continue
-        if sub.organisation_id is not None and organisation_id is not None and sub.organisation_id != organisation_id:
+        if sub.organisation_id is not None and concerned is not None and sub.organisation_id not in concerned:
             continue
-        delivery_id = str(uuid.uuid4())
+        if once_key is None:
+            delivery_id = str(uuid.uuid4())
+        else:
+            delivery_id = str(uuid.uuid5(_ONCE_NAMESPACE, f"{sub.id}\x1f{event}\x1f{once_key}"))
+            if session.get(WebhookDelivery, delivery_id) is not None:
+                continue
         payload = {"id": delivery_id, "event": event, "created_at": now.isoformat().replace("+00:00", "Z"),
                    "data": data}
         row = WebhookDelivery(id=delivery_id, subscription_id=sub.id, event=event, payload=payload,

@@ -312,6 +312,30 @@ def incident_duty_record(duty_id: int):
     return redirect(url_for("web.incidents_detail", key=incident.reference))
 
 
+@blueprint.post("/incidents/<int:incident_id>/close")
+@login_required(Permission.INCIDENTS_WRITE)
+def incident_close(incident_id: int):
+    session = db()
+    incident = incident_service.get_incident(session, actor=g.web_actor, incident_id=incident_id)
+    try:
+        incident_service.close_incident(session, actor=g.web_actor, clock=registry().clock, incident_id=incident.id,
+                                        conclusion=(request.form.get("conclusion") or "")[:2000])
+    except ValidationFailed as exc:
+        session.rollback()
+        if "duties" in exc.fields:
+            flash(_("Record every duty before closing the incident."), "error")
+        elif "status" in exc.fields:
+            flash(_("The incident is already closed."), "error")
+        else:
+            flash(_("Say what was concluded (at most %(n)s characters).", n=incident_service.CONCLUSION_MAX),
+                  "error")
+    else:
+        session.commit()
+        flash(_("Incident %(ref)s is closed. A suspension stays in force until it is lifted on its own.",
+                ref=incident.reference), "success")
+    return redirect(url_for("web.incidents_detail", key=incident.reference))
+
+
 class NoticeForm(FlaskForm):
     reference = StringField(_l("Reference"), validators=[InputRequired(), Length(max=80)])
     tool_id = SelectField(_l("Tool"), validators=[InputRequired()])

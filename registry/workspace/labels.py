@@ -51,7 +51,7 @@ ENUMS: dict[str, dict[str, Any]] = {
                "deletion_recorded": _l("deletion or return recorded"), "withdraw": _l("withdrawn"),
                "extend": _l("extended"), "end_early": _l("ended early"), "terminated": _l("terminated"),
                "suspended": _l("suspended"), "terminate_start": _l("termination started"),
-                "resume": _l("resumed"), "record": _l("recorded")},
+                "resume": _l("resumed"), "record": _l("recorded"), "close": _l("closed")},
     # Where an objection came from.
     "source": {"ui": _l("registered by hand"), "api": _l("staff API"), "csv": _l("CSV upload"),
                "fhir": _l("FHIR upload"), "demo": _l("demo")},
@@ -112,6 +112,7 @@ ENUMS: dict[str, dict[str, Any]] = {
     "severity": {"public_health_threat": _l("serious public-health threat (2 days)"),
                  "death_or_serious_deterioration": _l("death or serious deterioration (10 days)"),
                  "other": _l("other serious incident (15 days)")},
+    "incident_status": {"open": _l("open"), "closed": _l("closed")},
     "incident_action": {"none": _l("no suspension"), "suspend_deployment": _l("suspend the deployment"),
                         "suspend_version": _l("suspend the version for every hospital")},
     "duty": {"provider_informed": _l("provider informed"),

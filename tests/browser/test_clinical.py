@@ -64,6 +64,30 @@ def test_clinical_owner_approves_west_and_an_incident_turns_it_red(page, login, 
     page.get_by_role("button", name="Melden").click()
     expect(page.locator("#duties")).to_contain_text("vigilantiemelding (MDR art. 87)")
     axe_check(page)
+    incident_page = page.url
     page.goto("/")
     expect(page.locator(CELL)).to_have_attribute("data-state", "deny")
     expect(page.locator(CELL)).to_contain_text("niet goedgekeurd voor klinisch gebruik")
+
+    # Every duty recorded, the incident is closed with its conclusion; the suspension stays.
+    page.goto(incident_page)
+    expect(page.locator("#suspension-note")).to_contain_text("heft de opschorting niet op")
+    expect(page.locator("#close-blocked")).to_be_visible()
+    while page.locator("#duties form").count():
+        form = page.locator("#duties form").first
+        form.locator('input[name="told_whom"]').fill("Vigilantieafdeling leverancier")
+        form.locator('input[name="told_what"]').fill("Feiten, versie en genomen maatregel")
+        form.locator('input[name="told_on"]').fill("2026-06-01")
+        form.get_by_role("button", name="Vastleggen").click()
+        expect(page.locator(".flash")).to_contain_text("Vastgelegd")
+    page.get_by_label("Wat is geconcludeerd").fill("Kalibratiefout gevonden; leverancier heeft een correctie geleverd")
+    axe_check(page)
+    page.get_by_role("button", name="Incident sluiten").click()
+    expect(page.locator(".flash")).to_contain_text("is gesloten")
+    expect(page.locator("main")).to_contain_text("Kalibratiefout gevonden")
+    expect(page.locator("main")).to_contain_text("Gesloten door")
+    expect(page.locator("#close-incident")).to_have_count(0)
+    axe_check(page)
+    screenshot(page, "incident-closed-nl", full_page=True)
+    page.goto("/")
+    expect(page.locator(CELL)).to_have_attribute("data-state", "deny")

@@ -77,6 +77,13 @@ def _calls(w, clock):
                                          description="missed finding", occurred_on=date(2026, 5, 1),
                                          aware_on=date(2026, 5, 2), action=action)
 
+    def closed(s):  # noqa: ANN001, ANN202
+        incident = serious(s, "none")
+        for duty in incidents.duties_of(s, incident):
+            incidents.record_duty(s, **kw, duty_id=duty.id, told_whom="the vendor", told_what="the facts",
+                                  told_on=date(2026, 5, 3))
+        return incidents.close_incident(s, **kw, incident_id=incident.id, conclusion="cause found")
+
     def subscription(s):  # noqa: ANN001, ANN202
         return webhooks.create_subscription(s, **kw, secret_key="k" * 40, url="https://ops.example/hook",
                                             events=["deployment.suspended"])[0]
@@ -96,6 +103,7 @@ def _calls(w, clock):
         "incidents.record_duty": lambda s: incidents.record_duty(
             s, **kw, duty_id=incidents.duties_of(s, serious(s, "none"))[0].id, told_whom="the vendor",
             told_what="the facts", told_on=date(2026, 5, 3)),
+        "incidents.close_incident": closed,
         "incidents.record_field_safety_notice": lambda s: incidents.record_field_safety_notice(
             s, **kw, reference="FSN-X", tool_id=w.tool.id, versions=[w.version.version], title="FSN",
             issued_on=date(2026, 5, 1)),

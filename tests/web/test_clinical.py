@@ -163,3 +163,61 @@ def test_the_staff_api_incident_and_duty(client, session, clock):
     assert done.status_code == 200
     assert [d["closed_at"] is not None for d in done.get_json()["duties"] if d["duty"] == "provider_informed"] == [True]
     assert client.post("/api/v1/incidents", headers=admin, json={"kind": "nonsense"}).status_code == 400
+
+
+def _incident_with_duties_recorded(client, admin) -> dict:  # noqa: ANN001
+    r = client.post("/api/v1/incidents", headers=admin, json={
+        "kind": "risk", "hospital_ura": "90000033", "tool": "cina-ipe", "description": "drift in sensitivity",
+        "occurred_on": "2026-05-31", "aware_on": "2026-06-01", "action": "suspend_deployment"})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    for duty in body["duties"]:
+        assert client.post(f"/api/v1/incidents/{body['reference']}/duties/{duty['duty']}", headers=admin,
+                           json={"told_whom": "vendor", "told_what": "facts", "told_on": "2026-06-01"}).status_code == 200
+    return body
+
+
+def test_the_staff_api_closes_an_incident_with_its_conclusion(client, session, clock):
+    admin = _token(session, clock, "admin@demo.aifi.nl")
+    ref = _incident_with_duties_recorded(client, admin)["reference"]
+    assert client.post(f"/api/v1/incidents/{ref}/close", headers=admin, json={}).status_code == 400
+    r = client.post(f"/api/v1/incidents/{ref}/close", headers=admin, json={"conclusion": "threshold recalibrated"})
+    assert r.status_code == 200, r.get_json()
+    closed = r.get_json()
+    assert closed["status"] == "closed" and closed["closed"]["conclusion"] == "threshold recalibrated"
+    assert closed["closed"]["by_label"] == "admin@demo.aifi.nl"
+    assert client.get(f"/api/v1/incidents/{ref}", headers=admin).get_json()["closed"]["conclusion"] \
+        == "threshold recalibrated"
+    assert [i["reference"] for i in client.get("/api/v1/incidents?status=closed", headers=admin)
+            .get_json()["items"]] == [ref]
+    again = client.post(f"/api/v1/incidents/{ref}/close", headers=admin, json={"conclusion": "again"})
+    assert again.status_code == 400 and "status" in again.get_json()["error"]["fields"]
+    # The suspension the incident made is still in force.
+    dep = session.scalar(select(Deployment).join(Incident, Incident.deployment_id == Deployment.id)
+                         .where(Incident.reference == ref))
+    session.refresh(dep)
+    assert dep.status == "suspended"
+    reader = _token(session, clock, "lezer@demo.aifi.nl")
+    assert client.post(f"/api/v1/incidents/{ref}/close", headers=reader,
+                       json={"conclusion": "x"}).status_code in (401, 403)
+    spec = client.get("/api/openapi.json").get_json()
+    assert "post" in spec["paths"]["/api/v1/incidents/{key}/close"]
+
+
+def test_an_incident_is_closed_on_its_page_in_dutch(client, session, clock):
+    admin = _token(session, clock, "admin@demo.aifi.nl")
+    ref = _incident_with_duties_recorded(client, admin)["reference"]
+    incident = session.scalar(select(Incident).where(Incident.reference == ref))
+    login(client, "admin@demo.aifi.nl")
+    page = f"/incidents/{ref}?lang=nl"
+    html = client.get(page).get_data(as_text=True)
+    assert "heft de opschorting niet op" in html and 'id="close-incident"' in html
+    # Without the CSRF token nothing happens.
+    assert client.post(f"/incidents/{incident.id}/close", data={"conclusion": "x"}).status_code == 400
+    r = _post(client, f"/incidents/{incident.id}/close", page, {"conclusion": "drempel opnieuw ingesteld"})
+    assert r.status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    assert "drempel opnieuw ingesteld" in html and "Gesloten door" in html
+    assert 'id="close-incident"' not in html
+    session.refresh(incident)
+    assert incident.status == "closed"

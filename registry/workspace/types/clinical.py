@@ -162,6 +162,15 @@ class DutyOut(BaseModel):
     closed_at: datetime | None
 
 
+class ClosureOut(BaseModel):
+    """Who closed an incident, when, and what they concluded."""
+
+    by: str
+    by_label: str
+    at: datetime
+    conclusion: str
+
+
 class IncidentOut(BaseModel):
     id: int
     reference: str
@@ -178,22 +187,27 @@ class IncidentOut(BaseModel):
     status: str
     reported_by: str
     duties: list[DutyOut]
+    closed: ClosureOut | None = None
 
 
 def incident_public(i: Incident, names) -> dict[str, Any]:  # noqa: ANN001
-    from registry.services.incidents import duties_of
+    from registry.services.incidents import closure_of, duties_of
 
     data = {k: getattr(i, k) for k in IncidentOut.model_fields if hasattr(i, k)}
     data.update(hospital=_org(names, i.hospital_id), tool=_tool(names, i.tool_id),
-                duties=[DutyOut.model_validate(d, from_attributes=True) for d in duties_of(object_session(i), i)])
+                duties=[DutyOut.model_validate(d, from_attributes=True) for d in duties_of(object_session(i), i)],
+                closed=closure_of(object_session(i), i))
     return IncidentOut(**data).model_dump(mode="json")
 
 
 def _incident_fields(i: Incident, names) -> list:  # noqa: ANN001
     from registry.db.tools import ToolVersion
+    from registry.services.incidents import closure_of
 
     version = object_session(i).get(ToolVersion, i.tool_version_id) if i.tool_version_id else None
+    closure = closure_of(object_session(i), i) or {}
     return [
+        (_l("Status"), ("incident_status", i.status), "badge"),
         (_l("Kind"), ("incident_kind", i.kind), "badge"),
         (_l("Severity"), ("severity", i.severity) if i.severity else None, "badge"),
         (_l("Hospital"), i.hospital_id, "org"), (_l("Tool"), i.tool_id, "tool"),
@@ -203,6 +217,8 @@ def _incident_fields(i: Incident, names) -> list:  # noqa: ANN001
         (_l("What happened"), i.description, "text"), (_l("Occurred on"), i.occurred_on, "day"),
         (_l("Known since"), i.aware_on, "day"), (_l("Suspension"), ("incident_action", i.action), "badge"),
         (_l("Reported by"), i.reported_by, "actor"),
+        (_l("Closed by"), closure.get("by"), "actor"), (_l("Closed at"), closure.get("at"), "moment"),
+        (_l("Conclusion"), closure.get("conclusion"), "text"),
     ]
 
 
@@ -222,12 +238,15 @@ INCIDENTS = register(ObjectType(
         Column("tool_id", _l("Tool"), kind="tool"),
         Column("aware_on", _l("Known since"), sort=Incident.aware_on, kind="day"),
         Column("action", _l("Suspension"), kind="badge", enum="incident_action"),
+        Column("status", _l("Status"), sort=Incident.status, kind="badge", enum="incident_status"),
     ],
     filters=[
         Filter("hospital", _l("Hospital"), _int_filter(Incident.hospital_id), options=hospital_options,
                kind="select"),
         Filter("kind", _l("Kind"), lambda s, v: s.where(Incident.kind == v),
                options=_options("incident_kind", IncidentKind), kind="select"),
+        Filter("status", _l("Status"), lambda s, v: s.where(Incident.status == v),
+               options=_options("incident_status", ("open", "closed")), kind="select"),
     ],
     search=lambda q: or_(Incident.reference == q.upper(), contains(Incident.description, q)),
     default_sort="-aware_on", title=lambda i: i.reference, url_key=lambda i: i.reference,

@@ -202,6 +202,8 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
         "aware_on": "2026-06-01"}}),
     "api.incident_duty_api": lambda c: ("POST", f"/api/v1/incidents/{c.incident.reference}/duties/none",
                                         {"json": {"told_whom": "x", "told_what": "y", "told_on": "2026-06-01"}}),
+    "api.incident_close_api": lambda c: ("POST", f"/api/v1/incidents/{c.incident.reference}/close",
+                                         {"json": {"conclusion": "matrix"}}),
     "api.field_safety_notice_create_api": lambda c: ("POST", "/api/v1/field_safety_notices", {"json": {
         "reference": "FSN-M", "tool": "nonexistent", "versions": ["1.0"], "title": "x", "issued_on": "2026-06-01"}}),
     "api.webhooks_list_api": lambda c: ("GET", "/api/v1/webhooks", {}),

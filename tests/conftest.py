@@ -26,7 +26,11 @@ from registry.policy.engine import PolicyEngine
 from registry.settings import Settings
 
 def pytest_sessionstart(session) -> None:  # noqa: ANN001
-    """The Dutch catalogues compiled from their .po files (as `make` does), so pytest alone works."""
+    """The Dutch catalogues compiled from their .po files (as `make` does), so pytest alone works.
+    Under pytest-xdist only the controller compiles: workers writing the same .mo files at once
+    could read each other's half-written file."""
+    if hasattr(session.config, "workerinput"):
+        return
     from registry.web.i18n import compile_catalogues
 
     compile_catalogues()
@@ -42,6 +46,29 @@ def database_url(tmp_dir: Path) -> str:
 
 def is_postgres() -> bool:
     return os.environ.get("REGISTRY_TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def _worker_database(url: str) -> tuple[str, callable]:
+    """Under pytest-xdist (``-n``) the workers cannot share the session's PostgreSQL database:
+    each resets and seeds its own. So each worker gets a database of its own on the same server,
+    named after the configured one and the worker, made afresh and dropped at the end."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url, lambda: None
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 def _reset_postgres(url: str) -> None:
@@ -83,8 +110,9 @@ def engine(tmp_path_factory, policy_engine):
     from registry.demo import seed_demo
 
     tmp = tmp_path_factory.mktemp("db")
-    url = database_url(tmp)
+    url, drop = database_url(tmp), lambda: None
     if is_postgres():
+        url, drop = _worker_database(url)
         _reset_postgres(url)
     eng = make_engine(url)
     upgrade(eng)
@@ -94,6 +122,7 @@ def engine(tmp_path_factory, policy_engine):
     session.close()
     yield eng
     eng.dispose()
+    drop()
 
 
 @pytest.fixture

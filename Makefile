@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 # WeasyPrint (statements as PDF) needs Debian's Pango; fonts-dejavu-core gives the PDFs their font.
 HOST ?= 127.0.0.1
+# The suite runs on every core (pytest-xdist; each worker its own database): PYTEST_WORKERS=0 for
+# one process, as when debugging.
+PYTEST_WORKERS ?= auto
 PORT ?= 5000
 
 .PHONY: i18n demo test test-sqlite test-postgres test-browser install serve bench mutation clean
@@ -49,14 +52,14 @@ demo: $(STAMP) i18n $(PANGO_STAMP)
 
 ## make test: the whole suite (SQLite by default; REGISTRY_TEST_DATABASE_URL for PostgreSQL)
 test: $(STAMP) i18n $(CHROMIUM) $(PANGO_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-sqlite: $(STAMP) i18n $(CHROMIUM) $(PANGO_STAMP)
-	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
+	REGISTRY_TEST_DATABASE_URL= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-postgres: $(STAMP) i18n $(PANGO_STAMP)
 	REGISTRY_TEST_DATABASE_URL=$${REGISTRY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/registry_test} \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## make test-browser: only the browser tests; REGISTRY_SCREENSHOTS=1 also rewrites docs/screenshots/
 test-browser: $(STAMP) i18n $(CHROMIUM)

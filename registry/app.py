@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     init_i18n(app)
     csrf = CSRFProtect(app)
     from registry.api import blueprint as api_bp
-    from registry.web import blueprint as web_bp
+    from registry.web import load_views
+
+    web_bp = load_views()
 
     csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
     app.register_blueprint(api_bp)

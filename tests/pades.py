@@ -177,3 +177,26 @@ def generated_pdf(app, session, agreement_id: int, lang: str = "nl") -> bytes:  
 
     with app.test_request_context():
         return agreement_pdf(document_data(session, actor=Actor.system("tests"), agreement_id=agreement_id), lang)
+
+
+def sign_as(ca: TestCA, session, agreement, pdf: bytes, *parties: str, at: datetime = SIGNED_AT) -> bytes:  # noqa: ANN001
+    """``pdf`` signed in turn by the named parties of ``agreement`` ("controller", "processor"),
+    each with a certificate of ``ca`` naming its organisation as registered."""
+    from registry.db.organisations import Organisation
+
+    ids = {"controller": agreement.controller_id, "processor": agreement.processor_id}
+    for party in parties:
+        name = session.get(Organisation, ids[party]).name
+        pdf = sign_pdf(pdf, ca.issue(name, person=f"Signatory of the {party}"), at=at)
+    return pdf
+
+
+def upload_signed(app, session, clock, actor, agreement, ca: TestCA,  # noqa: ANN001
+                  parties: tuple[str, ...] = ("controller", "processor")):  # noqa: ANN201
+    """Generate the agreement, sign it as ``parties`` and upload it through the service (trusting
+    ``ca``): the way both parties' signatures reach the registry in the service tests."""
+    from registry.services.agreements import upload_agreement_document
+
+    signed = sign_as(ca, session, agreement, generated_pdf(app, session, agreement.id), *parties)
+    return upload_agreement_document(session, actor=actor, clock=clock, agreement_id=agreement.id,
+                                     filename="signed.pdf", content=signed, trust_anchors=(ca.der,))

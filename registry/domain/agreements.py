@@ -212,11 +212,6 @@ def plan_transition(state: AgreementState, request: Request, *, actor_ref: str,
     if rule.reason_required and not request.note.strip():
         fields["note"] = "a reason is required"
     changes: dict[str, Any] = {"status": request.to, "status_reason": request.note.strip() or None}
-    if request.to == S.SIGNED and state.status == S.APPROVED:
-        missing = [party for party in PARTIES if party not in state.signed_by]
-        if missing:
-            fields["signatures"] = ("no valid signature over the current terms by the "
-                                    + " and the ".join(missing) + " (upload the signed PDF)")
     if request.to == S.SIGNED and state.status == S.APPROVED and not fields:
         effective = request.effective_on or state.terms.get("effective_on")
         ends = request.ends_on if request.ends_on is not None else state.terms.get("ends_on")
@@ -225,6 +220,13 @@ def plan_transition(state: AgreementState, request: Request, *, actor_ref: str,
         if ends is not None and ends < effective:
             fields["ends_on"] = "ends before it takes effect"
         changes.update(signed_on=request.signed_on, effective_on=effective, ends_on=ends)
+    if request.to == S.SIGNED and state.status == S.APPROVED:
+        # Signed means both parties' valid signatures over a PDF printing the current terms hash:
+        # the transition cannot claim what the uploaded documents do not show.
+        missing = [party for party in PARTIES if party not in state.signed_by]
+        if missing:
+            fields["signatures"] = ("no valid signature over the current terms by the "
+                                    + " and the ".join(missing) + " (upload the signed PDF)")
     if request.to == S.TERMINATED and not fields:
         if request.terminated_on > today:
             fields["terminated_on"] = "record a termination once it has happened (not in the future)"

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from registry.actor import Actor
 from registry.db.agreements import AgreementDocument, AgreementSignature
@@ -18,7 +19,7 @@ from registry.permissions import permissions_for_roles
 from registry.services import agreements, decisions
 from registry.services.errors import ValidationFailed
 from tests.factories import child_hand, make_world
-from tests.pades import TestCA, alter_after_signing, change_after_signing, generated_pdf, sign_pdf
+from tests.pades import TestCA, alter_after_signing, change_after_signing, generated_pdf, sign_as, sign_pdf
 
 LEGAL = Actor(kind="user", id="601", label="jurist@example.org", roles=("legal",),
               permissions=permissions_for_roles(["legal"]))
@@ -54,10 +55,7 @@ def _upload(session, clock, world, content: bytes, ca: TestCA | None, name: str 
 
 
 def _signed_by(ca: TestCA, world, pdf: bytes, *parties: str) -> bytes:
-    names = {"controller": world.hospital.name, "processor": world.operator.name}
-    for party in parties:
-        pdf = sign_pdf(pdf, ca.issue(names[party], person=f"Signatory of the {party}"))
-    return pdf
+    return sign_as(ca, object_session(world.agreement), world.agreement, pdf, *parties)
 
 
 def _signatures(session, document) -> list[AgreementSignature]:

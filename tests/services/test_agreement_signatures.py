@@ -121,6 +121,27 @@ def test_signatures_by_an_unknown_ca_are_kept_as_invalid_and_never_count(app, se
     assert session.get(AgreementDocument, document.id).size == len(pdf)  # the upload is kept
 
 
+def test_each_party_may_upload_its_own_signed_copy(app, session, clock, test_ca, approved):
+    world = approved
+    pdf = generated_pdf(app, session, world.agreement.id)
+    _upload(session, clock, world, _signed_by(test_ca, world, pdf, "processor"), test_ca, "operator.pdf")
+    _upload(session, clock, world, _signed_by(test_ca, world, pdf, "controller"), test_ca, "hospital.pdf")
+    assert world.agreement.status == "signed"
+
+
+def test_an_expired_certificate_and_an_impossible_signing_time_are_invalid(app, session, clock, test_ca, approved):
+    world = approved
+    pdf = generated_pdf(app, session, world.agreement.id)
+    expired = test_ca.issue(world.hospital.name, not_after=datetime(2026, 5, 1, tzinfo=timezone.utc))
+    future = test_ca.issue(world.operator.name)
+    signed = sign_pdf(sign_pdf(pdf, expired, at=datetime(2026, 4, 30, tzinfo=timezone.utc)), future,
+                      at=datetime(2026, 6, 2, tzinfo=timezone.utc))  # the day after the upload
+    document = _upload(session, clock, world, signed, test_ca)
+    assert [(s.party, s.problem) for s in _signatures(session, document)] == [("controller", "certificate"),
+                                                                              ("processor", "signing_time")]
+    assert world.agreement.status == "approved"
+
+
 def test_without_trust_anchors_no_signature_is_trusted(app, session, clock, test_ca, approved):
     world = approved
     pdf = _signed_by(test_ca, world, generated_pdf(app, session, world.agreement.id), "controller", "processor")

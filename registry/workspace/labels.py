@@ -103,6 +103,7 @@ ENUMS: dict[str, dict[str, Any]] = {
         "tool_versions": _l("tool version"), "framework_contracts": _l("framework contract"),
         "licences": _l("licence"), "data_processing_agreements": _l("data-processing agreement"),
         "agreement_subprocessors": _l("sub-processor"), "agreement_notes": _l("journal note"), "users": _l("user"),
+        "agreement_documents": _l("signed copy"), "agreement_signatures": _l("signature"),
         "user": _l("user"),
         "decision": _l("decision"), "decisions": _l("decision"), "tool": _l("tool"),
         "study": _l("study"), "patient": _l("patient"), "patient_objections": _l("objection"),

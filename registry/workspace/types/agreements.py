@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import object_session
 
-from registry.db.agreements import AgreementDocument, AgreementStatus, DataProcessingAgreement, SubProcessor
+from registry.db.agreements import (AgreementDocument, AgreementSignature, AgreementStatus, DataProcessingAgreement,
+                                    SubProcessor)
 from registry.domain.agreements import allowed_from, checklist, standing
 from registry.domain.terms import term_date
 from registry.edge import registry
@@ -120,6 +121,14 @@ def subprocessors(dpa: DataProcessingAgreement) -> list[SubProcessor]:
                                             .order_by(SubProcessor.name)))
 
 
+def _evidence_refs(a: DataProcessingAgreement) -> list[tuple[str, str]]:
+    """The uploaded copies and the signatures found in them, for the agreement's history."""
+    session = object_session(a)
+    documents = session.scalars(select(AgreementDocument.id).where(AgreementDocument.agreement_id == a.id))
+    signatures = session.scalars(select(AgreementSignature.id).where(AgreementSignature.agreement_id == a.id))
+    return [("agreement_documents", str(i)) for i in documents] + [("agreement_signatures", str(i)) for i in signatures]
+
+
 def _today(a: DataProcessingAgreement) -> date:
     return term_date(registry().clock.now())
 
@@ -184,5 +193,5 @@ AGREEMENTS = register(ObjectType(
     default_sort="reference", title=lambda a: a.reference, create_endpoint="web.agreements_new",
     public=AgreementOut, to_public=_public, fields=_fields,
     history_refs=lambda a: [("data_processing_agreements", str(a.id))] + [
-        ("agreement_subprocessors", str(s.id)) for s in subprocessors(a)],
+        ("agreement_subprocessors", str(s.id)) for s in subprocessors(a)] + _evidence_refs(a),
 ))

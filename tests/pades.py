@@ -148,8 +148,8 @@ def sign_pdf(pdf: bytes, signatory: Signatory, *, at: datetime = SIGNED_AT, fiel
 
 
 def alter_after_signing(signed: bytes) -> bytes:
-    """The signed PDF with one byte inside the signed range changed (a digit of the printed text
-    stream would do; any byte before the signature's /Contents is covered)."""
+    """The signed PDF with one bit flipped in a stream of its first revision: bytes every signature's
+    range covers (the file's length and layout stay the same, so it still reads)."""
     at = signed.index(b"stream", len(signed) // 4) + 20
     flipped = bytes([signed[at] ^ 0x01])
     return signed[:at] + flipped + signed[at + 1:]

@@ -13,11 +13,13 @@ This module knows nothing of agreements or the database; the agreements service 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -166,6 +168,17 @@ def check_pdf(content: bytes, *, trust_anchors: Sequence[bytes], moment: datetim
     """Every signature in ``content``, checked at ``moment`` against ``trust_anchors`` (DER).
 
     With no trust anchors configured nothing can be trusted: every signature is ``untrusted``."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _check_pdf(content, trust_anchors, moment)
+    # pyHanko validates through asyncio.run, which cannot start inside a running event loop (an
+    # async server, or a test process driving a browser): then the check gets a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_check_pdf, content, trust_anchors, moment).result()
+
+
+def _check_pdf(content: bytes, trust_anchors: Sequence[bytes], moment: datetime) -> PdfCheck:
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko_certvalidator import ValidationContext

@@ -32,6 +32,8 @@ class Registry:
     clock: Clock
     # The terms the decision path keeps in memory, dropped whenever the terms revision moves.
     terms: TermsCache = field(default_factory=TermsCache)
+    # The CA certificates (DER) that signatures on uploaded agreements must chain to.
+    trust_anchors: tuple[bytes, ...] = ()
     _signer: object = None
     _signer_checked: float = 0.0
 
@@ -70,10 +72,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         JSON_SORT_KEYS=False,
     )
     engine = engine or make_engine(settings.database_url)
-    # Policies are parsed and validated here, once: an invalid policy stops start-up.
+    from registry.pades import load_trust_anchors
+
+    # Policies and signature trust anchors are read here, once: an invalid policy or a missing
+    # anchor file stops start-up.
     app.extensions["registry"] = Registry(settings=settings, engine=engine,
                                           sessions=sessions or make_session_factory(engine),
-                                          policy=PolicyEngine.load(), clock=clock or SystemClock())
+                                          policy=PolicyEngine.load(), clock=clock or SystemClock(),
+                                          trust_anchors=load_trust_anchors(settings.signature_trust_anchors))
 
     # Authlib logs issued tokens at DEBUG ("Issue token %r"); the registry never logs tokens, so
     # its loggers never go below INFO, whatever the root logger is set to.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Placeholder secrets that are fine on a developer's laptop and never anywhere else.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
@@ -54,6 +55,19 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=20, ge=1, le=100000)
     # Bearer token that opens /metrics to operators; unset, /metrics is refused.
     metrics_token: str | None = Field(default=None, min_length=32)
+    # The CA certificates (PEM files, or folders of *.pem / *.crt) that signatures on uploaded
+    # agreements must chain to, e.g. the PKIoverheid roots; separated by the OS path separator
+    # (":" here) or commas. None configured: no signature is trusted, so no agreement becomes
+    # signed through the registry. Revocation is not checked (no outside calls).
+    signature_trust_anchors: Annotated[tuple[Path, ...], NoDecode] = ()
+
+    @field_validator("signature_trust_anchors", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for chunk in value.split(",") for part in chunk.split(os.pathsep)
+                         if part.strip())
+        return value
 
     @field_validator("timezone")
     @classmethod

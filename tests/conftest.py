@@ -153,10 +153,20 @@ def clock() -> FixedClock:
     return FixedClock(DEMO_NOW)
 
 
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory):
+    """The local test CA (tests/pades.py) that the test apps trust for signatures on agreements."""
+    from tests.pades import TestCA
+
+    ca = TestCA()
+    ca.path = ca.write(tmp_path_factory.mktemp("ca"))
+    return ca
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def settings(tmp_path, test_ca) -> Settings:
     return Settings(environment="test", database_url="sqlite://", signing_key_dir=tmp_path / "keys",
-                    secret_key="test-secret-key-" + "x" * 32)
+                    secret_key="test-secret-key-" + "x" * 32, signature_trust_anchors=(test_ca.path,))
 
 
 @pytest.fixture

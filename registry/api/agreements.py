@@ -23,7 +23,7 @@ from registry.services.errors import NotFound, ValidationFailed
 from registry.reports.agreements import agreement_pdf
 from registry.validation import Day
 from registry.workspace.base import Names
-from registry.workspace.types.agreements import AGREEMENTS, AgreementOut
+from registry.workspace.types.agreements import AGREEMENTS, AgreementOut, SignatureOut, signatures_out
 
 Text = Annotated[str, Field(max_length=1000)]
 Items = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)]
@@ -222,15 +222,22 @@ class DocumentOut(BaseModel):
     size: int
     uploaded_at: str
     uploaded_by: str
+    unreadable: str | None  # why the PDF could not be read for signatures (None: it was read)
+    signatures: list[SignatureOut]  # the signatures found in this version, validated on upload
+    status: str  # the agreement's status after the upload (signed when it completed the signatures)
 
 
-def document_out(doc) -> dict:  # noqa: ANN001
+def document_out(doc, dpa) -> dict:  # noqa: ANN001
+    signatures = [s.model_dump(mode="json") for s in signatures_out(db(), dpa) if s.version == doc.version]
     return {"version": doc.version, "filename": doc.filename, "sha256": doc.sha256, "size": doc.size,
-            "uploaded_at": doc.uploaded_at.isoformat(), "uploaded_by": doc.uploaded_by}
+            "uploaded_at": doc.uploaded_at.isoformat(), "uploaded_by": doc.uploaded_by,
+            "unreadable": doc.unreadable, "signatures": signatures, "status": dpa.status}
 
 
 @blueprint.post("/agreements/<key>/documents")
-@document("Upload a signed copy as the next version (PDF, kept with its SHA-256, never overwritten)",
+@document("Upload a signed copy as the next version (PDF, kept with its SHA-256, never overwritten); "
+          "its PAdES signatures are validated and recorded, and the upload that completes both parties' "
+          "valid signatures over the current terms moves an approved agreement to signed",
           "Staff: agreements", body=DocumentUpload, body_type="multipart/form-data", response=DocumentOut)
 @requires(Permission.AGREEMENTS_WRITE)
 def agreement_document_upload(key: str):
@@ -240,9 +247,11 @@ def agreement_document_upload(key: str):
     session = db()
     doc = service.upload_agreement_document(session, actor=current_actor(), clock=registry().clock,
                                             agreement_id=_id(key), filename=upload.filename or "",
-                                            content=upload.read(service.MAX_DOCUMENT_BYTES + 1))
+                                            content=upload.read(service.MAX_DOCUMENT_BYTES + 1),
+                                            trust_anchors=registry().trust_anchors)
     session.commit()
-    return jsonify(document_out(doc)), 201
+    dpa = service.get_agreement(session, actor=current_actor(), agreement_id=_id(key))
+    return jsonify(document_out(doc, dpa)), 201
 
 
 @blueprint.get("/agreements/<key>/documents/<n>")

@@ -11,7 +11,8 @@ from sqlmodel import Field, SQLModel
 from registry.db.base import json_field, utc_field
 from registry.domain.agreements import Status as AgreementStatus  # the machine's states
 
-__all__ = ["AgreementDocument", "AgreementDocumentContent", "AgreementNote", "AgreementStatus", "DataProcessingAgreement", "SubProcessor"]
+__all__ = ["AgreementDocument", "AgreementDocumentContent", "AgreementNote", "AgreementSignature", "AgreementStatus",
+           "DataProcessingAgreement", "SubProcessor"]
 
 
 class DataProcessingAgreement(SQLModel, table=True):
@@ -121,6 +122,8 @@ class AgreementDocument(SQLModel, table=True):
     size: int = 0
     uploaded_at: datetime = utc_field()
     uploaded_by: str = Field(default="", max_length=200)
+    # Why the PDF could not be read for signatures at all (None: read, see its signatures).
+    unreadable: str | None = Field(default=None, max_length=300)
 
 
 class AgreementDocumentContent(SQLModel, table=True):
@@ -131,3 +134,35 @@ class AgreementDocumentContent(SQLModel, table=True):
 
     document_id: int = Field(foreign_key="agreement_documents.id", primary_key=True)
     content: bytes = Field(sa_type=LargeBinary)
+
+
+class AgreementSignature(SQLModel, table=True):
+    """A PAdES signature found in an uploaded version, as the registry validated it on upload
+    (registry.pades): who signed (the certificate), for which party, when, over which printed terms
+    hash, and whether it is valid or why not. It counts only when valid, by a party, and over the
+    current terms (registry.domain.agreements.counts)."""
+
+    __tablename__ = "agreement_signatures"
+    __table_args__ = (
+        CheckConstraint("party IS NULL OR party IN ('controller','processor')", name="party"),
+        CheckConstraint("(valid AND problem IS NULL) OR (NOT valid AND problem IS NOT NULL)",
+                        name="valid_or_problem"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="data_processing_agreements.id", index=True)
+    document_id: int = Field(foreign_key="agreement_documents.id", index=True)
+    field_name: str = Field(default="", max_length=200)
+    signer_name: str = Field(default="", max_length=200)  # the certificate subject's common name
+    organisation_name: str = Field(default="", max_length=200)
+    organisation_identifier: str = Field(default="", max_length=100)
+    subject: str = Field(default="", max_length=500)
+    certificate_sha256: str = Field(default="", max_length=64)
+    signing_time: datetime | None = utc_field(nullable=True)
+    party: str | None = Field(default=None, max_length=16)  # controller, processor, or neither
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id")
+    terms_hash: str | None = Field(default=None, max_length=64)  # printed in the revision it covers
+    valid: bool
+    problem: str | None = Field(default=None, max_length=32)  # registry.pades.PROBLEMS
+    detail: str = Field(default="", max_length=500)
+    checked_at: datetime = utc_field()

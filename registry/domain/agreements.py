@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Callable, Mapping
 
@@ -173,6 +174,9 @@ class AgreementState:
     terms: Mapping[str, Any] = field(default_factory=dict)
     drafted_by: str | None = None
     terms_changed_by: str | None = None
+    # The parties with a valid signature over a PDF that prints the current terms hash
+    # (see :func:`parties_signed`): signing needs both.
+    signed_by: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,13 @@ def plan_transition(state: AgreementState, request: Request, *, actor_ref: str,
         if ends is not None and ends < effective:
             fields["ends_on"] = "ends before it takes effect"
         changes.update(signed_on=request.signed_on, effective_on=effective, ends_on=ends)
+    if request.to == S.SIGNED and state.status == S.APPROVED:
+        # Signed means both parties' valid signatures over a PDF printing the current terms hash:
+        # the transition cannot claim what the uploaded documents do not show.
+        missing = [party for party in PARTIES if party not in state.signed_by]
+        if missing:
+            fields["signatures"] = ("no valid signature over the current terms by the "
+                                    + " and the ".join(missing) + " (upload the signed PDF)")
     if request.to == S.TERMINATED and not fields:
         if request.terminated_on > today:
             fields["terminated_on"] = "record a termination once it has happened (not in the future)"
@@ -236,6 +247,71 @@ def plan_transition(state: AgreementState, request: Request, *, actor_ref: str,
     if fields:
         raise TransitionRefused(f"cannot move the agreement to {request.to}", fields)
     return rule.action, changes
+
+
+# -- signatures (PAdES) ----------------------------------------------------------------------------
+
+PARTIES = ("controller", "processor")
+# ETSI EN 319 412-1 organizationIdentifier of a Dutch trade-register (KvK) number.
+_KVK_IDENTIFIER = re.compile(r"NTRNL-(\d{8})")
+
+
+@dataclass(frozen=True)
+class Party:
+    """What a signing certificate is matched against: the party's registered name and KvK number."""
+
+    role: str  # controller or processor
+    name: str
+    kvk: str | None = None
+
+
+def _plain(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def signing_party(organisation_name: str, organisation_identifier: str, parties: list[Party]) -> str | None:
+    """Which party a signing certificate belongs to, or None.
+
+    The rule: a subject ``organizationIdentifier`` of the form ``NTRNL-<KvK number>`` (as PKIoverheid
+    organisation certificates carry) decides alone: the party with that KvK number, else nobody.
+    Without one, the subject's ``organizationName`` must equal the party's registered name (case and
+    spacing aside)."""
+    match = _KVK_IDENTIFIER.fullmatch(organisation_identifier.strip().upper())
+    if match:
+        found = [p.role for p in parties if p.kvk and p.kvk == match.group(1)]
+    else:
+        found = [p.role for p in parties if organisation_name.strip() and _plain(p.name) == _plain(organisation_name)]
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass(frozen=True)
+class SignatureFact:
+    """A recorded signature as far as the rule needs it."""
+
+    party: str | None
+    valid: bool
+    terms_hash: str | None  # printed in the revision it covers
+    signing_time: datetime | None = None
+
+
+def counts(signature: SignatureFact, current_hash: str) -> bool:
+    """A signature counts when it is valid, by a party, over a PDF printing the current terms hash."""
+    return signature.valid and signature.party in PARTIES and signature.terms_hash == current_hash
+
+
+def parties_signed(signatures: list[SignatureFact], current_hash: str) -> frozenset[str]:
+    """The parties that have signed the current terms."""
+    return frozenset(s.party for s in signatures if counts(s, current_hash))
+
+
+def signed_moment(signatures: list[SignatureFact], current_hash: str) -> datetime | None:
+    """When the current terms became signed by both: the later of each party's first counting
+    signature (None while one is missing)."""
+    first: dict[str, datetime] = {}
+    for s in signatures:
+        if counts(s, current_hash) and s.signing_time is not None:
+            first[s.party] = min(first.get(s.party, s.signing_time), s.signing_time)
+    return max(first.values()) if set(first) == set(PARTIES) else None
 
 
 # -- standing on a day -----------------------------------------------------------------------------

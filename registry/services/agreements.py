@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from registry.actor import Actor
 from registry.clock import Clock
 from registry.db.agreements import (AgreementDocument, AgreementDocumentContent, AgreementNote,
-                                    DataProcessingAgreement, SubProcessor)
+                                    AgreementSignature, DataProcessingAgreement, SubProcessor)
 from registry.db.consent import Purpose
 from registry.db.organisations import Organisation
 from registry.domain import agreements as machine
-from registry.domain.agreements import AgreementState, Request, Status, TransitionRefused
+from registry.domain.agreements import AgreementState, Party, Request, SignatureFact, Status, TransitionRefused
 from registry.domain.terms import term_date
 from registry.permissions import Permission
 from registry.scope import can_see, scope_of
@@ -154,8 +154,14 @@ def transition_agreement(session: Session, *, actor: Actor, clock: Clock, agreem
     """Move the agreement through its lifecycle (see :mod:`registry.domain.agreements`)."""
     actor.require(Permission.AGREEMENTS_WRITE)  # first: an unauthorised caller learns nothing
     dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
+    facts, current = _signature_facts(session, dpa), current_terms_hash(session, dpa)
+    if to == Status.SIGNED and dpa.status == Status.APPROVED and signed_on is None:
+        # Signed on the day both signatures over these terms were there (Europe/Amsterdam).
+        moment = machine.signed_moment(facts, current)
+        signed_on = term_date(moment) if moment is not None else None
     state = AgreementState(status=dpa.status, terms=terms_of(dpa), drafted_by=dpa.drafted_by,
-                           terms_changed_by=dpa.terms_changed_by)
+                           terms_changed_by=dpa.terms_changed_by,
+                           signed_by=machine.parties_signed(facts, current))
     request = Request(to=to, note=note, signed_on=signed_on, effective_on=effective_on, ends_on=ends_on,
                       terminated_on=terminated_on, deletion_due_on=deletion_due_on)
     try:
@@ -164,7 +170,7 @@ def transition_agreement(session: Session, *, actor: Actor, clock: Clock, agreem
     except TransitionRefused as exc:
         raise ValidationFailed(exc.detail, exc.fields) from None
     if to == Status.APPROVED:
-        changes["approved_terms_hash"] = current_terms_hash(session, dpa)
+        changes["approved_terms_hash"] = current
     dpa = update_row(session, actor=actor, clock=clock, permission=Permission.AGREEMENTS_WRITE,
                      row=dpa, changes=changes, action=action, message=note.strip())
     if to == Status.TERMINATED:
@@ -335,9 +341,16 @@ MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 
 def upload_agreement_document(session: Session, *, actor: Actor, clock: Clock, agreement_id: int,
-                              filename: str, content: bytes) -> AgreementDocument:
+                              filename: str, content: bytes,
+                              trust_anchors: Sequence[bytes] = ()) -> AgreementDocument:
     """Keep an uploaded (signed) PDF as the next version, by its SHA-256; versions are never
-    overwritten. The change record describes the upload; the bytes are kept apart."""
+    overwritten. The change record describes the upload; the bytes are kept apart.
+
+    Every PAdES signature in it is validated (:mod:`registry.pades`, against ``trust_anchors``) and
+    recorded, valid or not with the reason: a PDF that fails is still kept, its signatures never
+    count. When this upload completes the controller's and the processor's valid signatures over
+    the current terms of an approved agreement, the agreement moves to signed (the machine's own
+    transition, by the uploader)."""
     actor.require(Permission.AGREEMENTS_WRITE)  # first: an unauthorised caller learns nothing
     dpa = get_agreement(session, actor=actor, agreement_id=agreement_id)
     if not content.startswith(b"%PDF-"):
@@ -353,7 +366,72 @@ def upload_agreement_document(session: Session, *, actor: Actor, clock: Clock, a
                                                 uploaded_at=clock.now(), uploaded_by=actor.ref))
     session.add(AgreementDocumentContent(document_id=document.id, content=content))
     session.flush()
+    _record_signatures(session, actor=actor, clock=clock, dpa=dpa, document=document, content=content,
+                       trust_anchors=trust_anchors)
+    if dpa.status == Status.APPROVED and machine.parties_signed(
+            _signature_facts(session, dpa), current_terms_hash(session, dpa)) == frozenset(machine.PARTIES):
+        try:
+            transition_agreement(session, actor=actor, clock=clock, agreement_id=dpa.id, to=Status.SIGNED,
+                                 note=f"signed by both parties (version {document.version})")
+        except ValidationFailed:
+            # E.g. no effective date in the terms: the signatures are recorded, and the signing
+            # transition (with the date) is left to a person.
+            pass
     return document
+
+
+def _parties(session: Session, dpa: DataProcessingAgreement) -> list[Party]:
+    controller, processor = session.get(Organisation, dpa.controller_id), session.get(Organisation, dpa.processor_id)
+    return [Party("controller", controller.name, controller.kvk), Party("processor", processor.name, processor.kvk)]
+
+
+def _record_signatures(session: Session, *, actor: Actor, clock: Clock, dpa: DataProcessingAgreement,
+                       document: AgreementDocument, content: bytes, trust_anchors: Sequence[bytes]) -> None:
+    from registry.pades import check_pdf
+
+    check = check_pdf(content, trust_anchors=trust_anchors, moment=clock.now())
+    if check.unreadable:
+        document.unreadable = check.unreadable
+        session.flush()
+    parties = _parties(session, dpa)
+    org_of = {"controller": dpa.controller_id, "processor": dpa.processor_id}
+    for found in check.signatures:
+        party = machine.signing_party(found.organisation_name, found.organisation_identifier, parties)
+        create_row(session, actor=actor, clock=clock, permission=Permission.AGREEMENTS_WRITE,
+                   row=AgreementSignature(
+                       agreement_id=dpa.id, document_id=document.id, field_name=found.field_name[:200],
+                       signer_name=found.signer_name, organisation_name=found.organisation_name,
+                       organisation_identifier=found.organisation_identifier, subject=found.subject,
+                       certificate_sha256=found.certificate_sha256, signing_time=found.signing_time,
+                       party=party, organisation_id=org_of.get(party), terms_hash=found.printed_terms_hash,
+                       valid=found.problem is None, problem=found.problem, detail=found.detail,
+                       checked_at=clock.now()),
+                   message=f"signature in version {document.version}: "
+                           + ("valid" if found.problem is None else f"invalid ({found.problem})"))
+
+
+def _signature_rows(session: Session, agreement_id: int) -> list[AgreementSignature]:
+    return list(session.scalars(select(AgreementSignature).where(AgreementSignature.agreement_id == agreement_id)
+                                .order_by(AgreementSignature.document_id.desc(), AgreementSignature.id)))
+
+
+def _signature_facts(session: Session, dpa: DataProcessingAgreement) -> list[SignatureFact]:
+    return [SignatureFact(party=s.party, valid=s.valid, terms_hash=s.terms_hash, signing_time=s.signing_time)
+            for s in _signature_rows(session, dpa.id)]
+
+
+def signature_rows_with_counts(session: Session, dpa: DataProcessingAgreement) -> list[tuple[AgreementSignature, bool]]:
+    """Every recorded signature of an agreement the caller has already loaded (newest version
+    first) and whether it counts for the current terms."""
+    current = current_terms_hash(session, dpa)
+    return [(s, machine.counts(SignatureFact(s.party, s.valid, s.terms_hash, s.signing_time), current))
+            for s in _signature_rows(session, dpa.id)]
+
+
+def agreement_signatures(session: Session, *, actor: Actor, agreement_id: int) -> list[tuple[AgreementSignature, bool]]:
+    """Every recorded signature (newest version first) and whether it counts for the current terms."""
+    actor.require(Permission.AGREEMENTS_READ)
+    return signature_rows_with_counts(session, get_agreement(session, actor=actor, agreement_id=agreement_id))
 
 
 def agreement_documents(session: Session, *, actor: Actor, agreement_id: int) -> list[AgreementDocument]:

@@ -355,7 +355,8 @@ def agreements_documents(key: str):
     return _handle_small_form(form, dpa, "document", "file", "#documents", lambda session: (
         service.upload_agreement_document(session, actor=g.web_actor, clock=registry().clock, agreement_id=dpa.id,
                                           filename=form.file.data.filename or "",
-                                          content=form.file.data.read(service.MAX_DOCUMENT_BYTES + 1))))
+                                          content=form.file.data.read(service.MAX_DOCUMENT_BYTES + 1),
+                                          trust_anchors=registry().trust_anchors)))
 
 
 @blueprint.get("/agreements/<key>/documents/<int:n>.pdf")
@@ -370,13 +371,20 @@ def agreements_document_export(key: str, n: int):
 
 @blueprint.app_template_global("agreement_panel")
 def agreement_panel(dpa) -> dict[str, Any]:  # noqa: ANN001
-    """What the agreement page shows beside its fields: the checklist, the journal, the sub-processors
-    and the transitions the person may start."""
+    """What the agreement page shows beside its fields: the checklist, the journal, the sub-processors,
+    the signed copies with their signatures and the transitions the person may start."""
     session = db()
     articles = {key: article for key, article, _test in ART28_ELEMENTS}
+    documents = service.agreement_documents(session, actor=g.web_actor, agreement_id=dpa.id)
+    signatures = service.agreement_signatures(session, actor=g.web_actor, agreement_id=dpa.id)
     return {"checklist": [(i, articles[i.key]) for i in checklist(service.terms_of(dpa))],
             "journal": service.journal(session, actor=g.web_actor, agreement_id=dpa.id),
-            "documents": service.agreement_documents(session, actor=g.web_actor, agreement_id=dpa.id),
+            "documents": documents,
+            "versions": {d.id: d.version for d in documents},
+            "signatures": signatures,
+            "signed_by": {s.party for s, counted in signatures if counted},
+            "parties": [("controller", session.get(Organisation, dpa.controller_id).name),
+                        ("processor", session.get(Organisation, dpa.processor_id).name)],
             "subprocessors": subprocessors(dpa),
             "allowed": allowed_from(dpa.status), "actions": {to: TRANSITIONS[(dpa.status, to)].action
                                                              for to in allowed_from(dpa.status)},

@@ -59,6 +59,14 @@ ENUMS: dict[str, dict[str, Any]] = {
     "agreement_action": {"submit_for_review": _l("Submit for review"), "return_to_draft": _l("Return to draft"),
                          "approve": _l("Approve"), "sign": _l("Record the signatures"), "suspend": _l("Suspend"),
                          "reinstate": _l("Reinstate"), "terminate": _l("Terminate")},
+    # The parties to an agreement, as a signature is matched to them (registry.domain.agreements).
+    "party": {"controller": _l("controller (hospital)"), "processor": _l("processor")},
+    # Why a signature in an uploaded agreement does not count (registry.pades).
+    "signature_problem": {"altered": _l("the document was altered after signing"),
+                          "untrusted": _l("the certificate is not from a trusted certification authority"),
+                          "certificate": _l("the certificate was not valid for signing"),
+                          "signing_time": _l("the signing time is missing or impossible"),
+                          "unsupported": _l("a signature the registry cannot check")},
     # What a signed agreement amounts to on a day (derived from its dates, never stored).
     "standing": {"in_force": _l("in force"), "not_yet_in_force": _l("not yet in force"),
                  "expired": _l("expired"), "draft": _l("draft"), "in_review": _l("in review"),
@@ -95,6 +103,7 @@ ENUMS: dict[str, dict[str, Any]] = {
         "tool_versions": _l("tool version"), "framework_contracts": _l("framework contract"),
         "licences": _l("licence"), "data_processing_agreements": _l("data-processing agreement"),
         "agreement_subprocessors": _l("sub-processor"), "agreement_notes": _l("journal note"), "users": _l("user"),
+        "agreement_documents": _l("signed copy"), "agreement_signatures": _l("signature"),
         "user": _l("user"),
         "decision": _l("decision"), "decisions": _l("decision"), "tool": _l("tool"),
         "study": _l("study"), "patient": _l("patient"), "patient_objections": _l("objection"),

@@ -1,7 +1,10 @@
 """The staff API of the legal workspace: an agreement is born a draft and walks its lifecycle through
-``/api/v1/agreements``, with four eyes, the Art. 28(3) checklist and sub-processors with approval."""
+``/api/v1/agreements``, with four eyes, the Art. 28(3) checklist, both parties' PAdES signatures
+uploaded as a PDF, and sub-processors with approval."""
 
 from __future__ import annotations
+
+import io
 
 from sqlalchemy import func, select
 
@@ -12,6 +15,7 @@ from registry.domain.agreements import CLAUSE_KEYS
 from registry.services import api_tokens
 from registry.services.users import create_user
 from tests.factories import SYSTEM
+from tests.pades import sign_pdf
 
 COMPLETE = {"subject": "AI analysis of radiographs", "data_categories": ["DICOM images"],
             "data_subjects": ["patients"], "deletion_terms": "delete at the end of service",
@@ -34,7 +38,7 @@ def _parties(session) -> tuple[int, int, int]:  # noqa: ANN001
     return org["Demo Ziekenhuis Noord"], org["Alphatron Zorgverbinders"], org["Radiobotics"]
 
 
-def test_an_agreement_is_born_a_draft_and_walks_to_signature(client, session, clock):
+def test_an_agreement_is_born_a_draft_and_walks_to_signature(client, session, clock, test_ca):
     drafter, reviewer = _token(session, clock, "jurist@demo.aifi.nl"), _token(session, clock, "jurist2@demo.aifi.nl")
     hospital, operator, vendor = _parties(session)
     before = session.scalar(select(func.count()).select_from(DataProcessingAgreement))
@@ -68,9 +72,23 @@ def test_an_agreement_is_born_a_draft_and_walks_to_signature(client, session, cl
     assert move(drafter, to="approved").get_json()["error"]["fields"]["to"].startswith("whoever drafted")
     approved = move(reviewer, to="approved", note="complete; security annex checked")
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
-    signed = move(drafter, to="signed", signed_on="2026-05-30")
-    assert signed.status_code == 200, signed.get_json()
-    assert signed.get_json()["standing"] == "in_force"
+    unsigned = move(drafter, to="signed", signed_on="2026-05-30")
+    assert unsigned.status_code == 400 and "signatures" in unsigned.get_json()["error"]["fields"]
+    # Each party signs the generated PDF in its own tools; the processor's certificate names it by
+    # its KvK number (organizationIdentifier), the hospital's by its name.
+    pdf = client.get(f"/api/v1/agreements/{key}/document.pdf", headers=drafter).data
+    pdf = sign_pdf(sign_pdf(pdf, test_ca.issue("Demo Ziekenhuis Noord", person="A. Bestuurder")),
+                   test_ca.issue("Alphatron B.V.", organisation_identifier="NTRNL-17999001"))
+    uploaded = client.post(f"/api/v1/agreements/{key}/documents", headers=drafter, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(pdf), "getekend.pdf")})
+    assert uploaded.status_code == 201, uploaded.get_json()
+    assert uploaded.get_json()["status"] == "signed"
+    assert [(s["party"], s["valid"], s["counts"]) for s in uploaded.get_json()["signatures"]] == [
+        ("controller", True, True), ("processor", True, True)]
+    signed = client.get(f"/api/v1/agreements/{key}", headers=drafter).get_json()
+    assert (signed["status"], signed["signed_on"], signed["standing"]) == ("signed", "2026-05-31", "in_force")
+    assert signed["signed_by"] == ["controller", "processor"]
+    assert signed["signatures"][0]["signer_name"] == "A. Bestuurder" and signed["signatures"][0]["version"] == 1
 
     # Sub-processors: only with a recorded approval; a removal stays in the list.
     no_approval = client.post(f"/api/v1/agreements/{key}/subprocessors/{vendor}", headers=drafter, json={})

@@ -3,7 +3,8 @@
 Fixtures (ask for them by name):
 
 - ``live_server``: the registry served on 127.0.0.1 in a background thread, on a database of its own
-  with the demo world seeded at DEMO_NOW and a fixed clock; built once per session. ``.url`` is its
+  with the demo world seeded at DEMO_NOW and a fixed clock; built once per session. It trusts the
+  session's local test CA (``test_ca``, tests/pades.py) for signatures on agreements. ``.url`` is its
   base URL; ``.engine`` and ``.clock`` are there for tests that must look into or move its world.
   Every browser test shares this one world, so a test that changes it must change objects no other
   test relies on (or put them back).
@@ -80,7 +81,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, policy_engine):
+def live_server(tmp_path_factory, policy_engine, test_ca):
     from registry.app import create_app
     from registry.demo import seed_demo
 
@@ -92,8 +93,9 @@ def live_server(tmp_path_factory, policy_engine):
     with sessionmaker(bind=engine)() as session:
         seed_demo(session, clock=clock, engine=policy_engine)
         session.commit()
+    # Signatures on uploaded agreements are trusted when they chain to the local test CA.
     settings = Settings(environment="test", database_url=url, signing_key_dir=tmp / "keys",
-                        secret_key="browser-test-secret-key-" + "x" * 32)
+                        secret_key="browser-test-secret-key-" + "x" * 32, signature_trust_anchors=(test_ca.path,))
     app = create_app(settings, clock=clock, engine=engine)
     # Port 0: the OS picks a free loopback port, so parallel runs never collide.
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -1,17 +1,19 @@
 """The agreement lifecycle as a pure state machine: every legal and illegal transition, what each
-carries, Art. 28(3) completeness, four eyes, expiry from dates and the terms hash."""
+carries, Art. 28(3) completeness, four eyes, expiry from dates, the terms hash, and which signatures
+count (both parties, valid, over the current terms; a certificate matched to its party)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.domain.agreements import (ART28_KEYS, CLAUSE_KEYS, TRANSITIONS, AgreementState, Request,
-                                        Status, TransitionRefused, allowed_from, checklist,
-                                        missing_elements, plan_transition, standing, terms_hash)
+from registry.domain.agreements import (ART28_KEYS, CLAUSE_KEYS, PARTIES, TRANSITIONS, AgreementState, Party,
+                                        Request, SignatureFact, Status, TransitionRefused, allowed_from,
+                                        checklist, missing_elements, parties_signed, plan_transition,
+                                        signed_moment, signing_party, standing, terms_hash)
 
 TODAY = date(2026, 6, 1)
 DRAFTER, EDITOR, REVIEWER = "user:1", "user:2", "user:3"
@@ -33,9 +35,9 @@ def _request(frm: Status, to: Status, note: str = "a reason") -> Request:
 
 
 def _plan(status: str, request: Request, actor: str = REVIEWER, roles: tuple[str, ...] = ("legal",),
-          terms: dict | None = None):
+          terms: dict | None = None, signed_by: frozenset[str] = frozenset(PARTIES)):
     state = AgreementState(status=status, terms=COMPLETE if terms is None else terms, drafted_by=DRAFTER,
-                           terms_changed_by=EDITOR)
+                           terms_changed_by=EDITOR, signed_by=signed_by)
     return plan_transition(state, request, actor_ref=actor, actor_roles=roles, today=TODAY)
 
 
@@ -144,6 +146,44 @@ def test_four_eyes_and_approval_by_legal(actor, roles, ok):
         assert "to" in refused.value.fields
 
 
+@pytest.mark.parametrize("signed_by", [frozenset(), frozenset({"controller"}), frozenset({"processor"})])
+def test_signing_needs_both_parties_valid_signatures_over_the_current_terms(signed_by):
+    with pytest.raises(TransitionRefused) as refused:
+        _plan(Status.APPROVED, _request(Status.APPROVED, Status.SIGNED), signed_by=signed_by)
+    message = refused.value.fields["signatures"]
+    assert all((party in message) == (party not in signed_by) for party in PARTIES)
+    # Reinstating a suspended agreement is no new signature: it was signed already.
+    assert _plan(Status.SUSPENDED, _request(Status.SUSPENDED, Status.SIGNED), signed_by=signed_by)[1]["status"] == "signed"
+
+
+PARTIES_OF = [Party("controller", "Demo Ziekenhuis Noord"), Party("processor", "Alphatron Zorgverbinders", "17999001")]
+
+
+@pytest.mark.parametrize(("name", "identifier", "party"), [
+    ("Demo Ziekenhuis Noord", "", "controller"),
+    ("  demo ziekenhuis   NOORD ", "", "controller"),  # case and spacing aside
+    ("Alphatron Zorgverbinders", "", "processor"),
+    ("Anything at all", "NTRNL-17999001", "processor"),  # the KvK identifier decides alone
+    ("Alphatron Zorgverbinders", "NTRNL-12345678", None),  # ... also against the name
+    ("Demo Ziekenhuis Noord", "VATNL-123456789B01", "controller"),  # another scheme: the name decides
+    ("Demo Ziekenhuis", "", None),
+    ("", "", None),
+])
+def test_a_certificate_is_matched_to_a_party_by_kvk_identifier_or_else_by_name(name, identifier, party):
+    assert signing_party(name, identifier, PARTIES_OF) == party
+
+
+def test_only_valid_signatures_of_a_party_over_the_current_terms_count():
+    at = datetime(2026, 5, 30, 9, tzinfo=timezone.utc)
+    later = datetime(2026, 5, 31, 9, tzinfo=timezone.utc)
+    facts = [SignatureFact("controller", True, "new", at), SignatureFact("processor", False, "new", at),
+             SignatureFact(None, True, "new", at), SignatureFact("processor", True, "old", at)]
+    assert parties_signed(facts, "new") == {"controller"} and signed_moment(facts, "new") is None
+    facts.append(SignatureFact("processor", True, "new", later))
+    assert parties_signed(facts, "new") == set(PARTIES) and signed_moment(facts, "new") == later
+    assert parties_signed(facts, "newer") == frozenset()
+
+
 # -- properties ------------------------------------------------------------------------------------
 
 requests = st.builds(Request, to=st.sampled_from([*Status, "expired"]), note=st.sampled_from(["", "why"]),
@@ -154,17 +194,20 @@ requests = st.builds(Request, to=st.sampled_from([*Status, "expired"]), note=st.
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(requests, max_size=25), st.sampled_from(["legal", "admin"]))
-def test_any_sequence_of_requests_moves_only_along_the_table(sequence, role):
+@given(st.lists(requests, max_size=25), st.sampled_from(["legal", "admin"]),
+       st.sets(st.sampled_from(PARTIES)).map(frozenset))
+def test_any_sequence_of_requests_moves_only_along_the_table(sequence, role, signed_by):
     status = Status.DRAFT
     for request in sequence:
         try:
-            _action, changes = _plan(status, request, roles=(role,))
+            _action, changes = _plan(status, request, roles=(role,), signed_by=signed_by)
         except TransitionRefused:
             continue  # refused: nothing changes
         assert (status, changes["status"]) in TRANSITIONS
         if changes["status"] == Status.APPROVED:
             assert role == "legal"
+        if (status, changes["status"]) == (Status.APPROVED, Status.SIGNED):
+            assert signed_by == frozenset(PARTIES)
         status = Status(changes["status"])
     assert status in set(Status)
 

@@ -17,6 +17,7 @@ from registry.permissions import permissions_for_roles
 from registry.services import agreements, decisions
 from registry.services.errors import ValidationFailed
 from tests.factories import child_hand, make_world
+from tests.pades import upload_signed
 
 DRAFTER = Actor(kind="user", id="501", label="drafter@example.org", roles=("legal",),
                 permissions=permissions_for_roles(["legal"]))
@@ -47,7 +48,7 @@ def _outcome(session, world, clock, engine, key):
     return decision.outcome, [r["code"] for r in decision.reasons]
 
 
-def test_a_draft_walks_to_signature_with_four_eyes(session, clock):
+def test_a_draft_walks_to_signature_with_four_eyes(app, session, clock, test_ca):
     world = make_world(session, clock)
     dpa = _draft(session, clock, world)
     assert dpa.status == "draft" and dpa.drafted_by == DRAFTER.ref
@@ -61,9 +62,12 @@ def test_a_draft_walks_to_signature_with_four_eyes(session, clock):
     agreements.transition_agreement(session, actor=REVIEWER, clock=clock, agreement_id=dpa.id, to="approved")
     assert dpa.status == "approved" and dpa.approved_by == REVIEWER.ref
     assert dpa.approved_terms_hash == agreements.current_terms_hash(session, dpa)
-    agreements.transition_agreement(session, actor=DRAFTER, clock=clock, agreement_id=dpa.id, to="signed",
-                                    signed_on=date(2026, 5, 30))
-    assert (dpa.status, dpa.signed_on, dpa.effective_on) == ("signed", date(2026, 5, 30), date(2026, 6, 1))
+    with pytest.raises(ValidationFailed) as refused:  # signed only with both parties' signatures
+        agreements.transition_agreement(session, actor=DRAFTER, clock=clock, agreement_id=dpa.id, to="signed",
+                                        signed_on=date(2026, 5, 30))
+    assert "controller and the processor" in refused.value.fields["signatures"]
+    upload_signed(app, session, clock, DRAFTER, dpa, test_ca)  # the upload completing them signs
+    assert (dpa.status, dpa.signed_on, dpa.effective_on) == ("signed", date(2026, 5, 31), date(2026, 6, 1))
     actions = [r.action for r in session.scalars(select(ChangeRecord).where(
         ChangeRecord.object_type == "data_processing_agreements", ChangeRecord.object_id == str(dpa.id))
         .order_by(ChangeRecord.id))]

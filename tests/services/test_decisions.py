@@ -17,6 +17,7 @@ from registry.schemas import EvaluateIn
 from registry.services import agreements, contracts, decisions, objections, organisations, tools
 from registry.services.gateways import set_gateway_status
 from tests.factories import SYSTEM, child_hand, make_world
+from tests.pades import upload_signed
 
 PSEUDONYM = "ab" * 32
 
@@ -194,12 +195,12 @@ def test_a_retried_permit_returns_the_same_decision_and_reserves_nothing_more(se
     assert other.decision.id != first.decision.id and other.quota["used"] == 2
 
 
-def test_after_a_deny_the_same_study_is_evaluated_afresh(session, clock, policy_engine):
+def test_after_a_deny_the_same_study_is_evaluated_afresh(app, session, clock, policy_engine, test_ca):
     world = make_world(session, clock, agreement_status="approved")
     denied = decide(session, world, clock, policy_engine)
     assert denied.decision.outcome == "deny"
-    agreements.transition_agreement(session, actor=SYSTEM, clock=clock, agreement_id=world.agreement.id,
-                                    to="signed", signed_on=date(2026, 1, 1))
+    upload_signed(app, session, clock, SYSTEM, world.agreement, test_ca)  # both parties' signatures: signed
+    assert world.agreement.status == "signed"
     permitted = decide(session, world, clock, policy_engine)
     assert permitted.decision.outcome == "permit"
     assert permitted.decision.id != denied.decision.id

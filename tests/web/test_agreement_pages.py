@@ -1,15 +1,17 @@
 """The legal workspace in the browser's terms (forms, CSRF, Dutch): draft an agreement, see its
 Art. 28(3) checklist, approve Demo Ziekenhuis Noord's agreement as another person than its drafter,
-record the signatures, keep a journal, add a sub-processor only with an approval."""
+upload both parties' signed PDFs (and one by an unknown CA, shown invalid), keep a journal, add a sub-processor only with an approval."""
 
 from __future__ import annotations
 
+import io
 import re
 
 from sqlalchemy import select
 
 from registry.db.agreements import AgreementNote, DataProcessingAgreement, SubProcessor
 from registry.db.organisations import Organisation
+from tests.pades import TestCA, sign_as
 from tests.web.helpers import csrf_token, login
 
 
@@ -37,7 +39,13 @@ def _noord_cells(app, session) -> dict[str, str]:  # noqa: ANN001
     return {c.tool.slug: c.decision for h, row in matrix.rows if h.name == "Demo Ziekenhuis Noord" for c in row}
 
 
-def test_a_legal_reviewer_approves_noords_agreement_and_records_the_signatures(app, client, session):
+def _upload(client, dpa, content: bytes):  # noqa: ANN001, ANN202
+    form = client.get(f"/agreements/{dpa.id}/documents")
+    return client.post(f"/agreements/{dpa.id}/documents", content_type="multipart/form-data", data={
+        "file": (io.BytesIO(content), "getekend.pdf"), "csrf_token": csrf_token(form.get_data(as_text=True))})
+
+
+def test_a_legal_reviewer_approves_noords_agreement_and_records_the_signatures(app, client, session, test_ca):
     login(client, "jurist@demo.aifi.nl")
     dpa = _noord(session)
     assert set(_noord_cells(app, session).values()) == {"deny"}
@@ -48,12 +56,23 @@ def test_a_legal_reviewer_approves_noords_agreement_and_records_the_signatures(a
     assert approved.status_code == 302, approved.get_data(as_text=True)[-2000:]
     session.refresh(dpa)
     assert dpa.status == "approved" and dpa.approved_by.startswith("user:")
-    signed = _post(client, f"/agreements/{dpa.id}/transition?to=signed",
-                   {"to": "signed", "signed_on": "2026-05-29", "effective_on": "2026-06-01"})
-    assert signed.status_code == 302
+    unsigned = _post(client, f"/agreements/{dpa.id}/transition?to=signed",
+                     {"to": "signed", "signed_on": "2026-05-29", "effective_on": "2026-06-01"})
+    assert unsigned.status_code == 400 and "no valid signature" in unsigned.get_data(as_text=True)
+    # The parties sign the generated PDF in their own tools and upload it: first an unknown CA's
+    # signature (kept, shown as invalid with the reason), then the hospital's, then both.
+    pdf = client.get(f"/agreements/{dpa.id}/document.pdf").data
+    stranger = sign_as(TestCA("Unknown Test CA"), session, dpa, pdf, "controller")
+    by_hospital = sign_as(test_ca, session, dpa, pdf, "controller")
+    for content in (stranger, by_hospital, sign_as(test_ca, session, dpa, by_hospital, "processor")):
+        assert _upload(client, dpa, content).status_code == 302
     session.refresh(dpa)
-    assert (dpa.status, str(dpa.signed_on)) == ("signed", "2026-05-29")
-    assert "van kracht" in client.get(f"/agreements/{dpa.id}").get_data(as_text=True)
+    assert (dpa.status, str(dpa.signed_on)) == ("signed", "2026-05-31")
+    page = client.get(f"/agreements/{dpa.id}").get_data(as_text=True)
+    assert "van kracht" in page and "Handtekeningen" in page
+    assert "het certificaat is niet afkomstig van een vertrouwde certificeringsdienstverlener" in page
+    assert page.count(">geldig</span>") == 3 and page.count(">ongeldig</span>") == 1
+    assert "Signatory of the processor" in page
     # The matrix cells of Noord turn green on the very next evaluation.
     assert set(_noord_cells(app, session).values()) == {"permit"}
 

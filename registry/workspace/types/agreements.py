@@ -4,14 +4,15 @@ object for its list and detail pages and its JSON; the legal workspace's forms a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import object_session
 
-from registry.db.agreements import AgreementStatus, DataProcessingAgreement, SubProcessor
+from registry.db.agreements import (AgreementDocument, AgreementSignature, AgreementStatus, DataProcessingAgreement,
+                                    SubProcessor)
 from registry.domain.agreements import allowed_from, checklist, standing
 from registry.domain.terms import term_date
 from registry.edge import registry
@@ -33,6 +34,35 @@ class SubProcessorOut(BaseModel):
     approved_on: date | None
     approval_reference: str | None
     withdrawn_on: date | None
+
+
+class SignatureOut(BaseModel):
+    """A PAdES signature found in an uploaded version: who (the certificate), which party, when,
+    valid or why not, and whether it counts for the current terms."""
+
+    version: int  # the uploaded document version it is in
+    signer_name: str
+    organisation_name: str
+    organisation_identifier: str
+    subject: str
+    certificate_sha256: str
+    party: str | None  # controller, processor, or None: the certificate names neither party
+    signing_time: datetime | None
+    terms_hash: str | None  # printed in the revision the signature covers
+    valid: bool
+    problem: str | None  # altered, untrusted, certificate, signing_time, unsupported
+    detail: str
+    counts: bool  # valid, by a party, over the current terms
+
+
+def signatures_out(session, dpa: DataProcessingAgreement) -> list[SignatureOut]:  # noqa: ANN001
+    from registry.services.agreements import signature_rows_with_counts
+
+    versions = {d.id: d.version for d in session.scalars(
+        select(AgreementDocument).where(AgreementDocument.agreement_id == dpa.id))}
+    return [SignatureOut(version=versions[s.document_id], counts=counted,
+                         **{k: getattr(s, k) for k in SignatureOut.model_fields if k not in ("version", "counts")})
+            for s, counted in signature_rows_with_counts(session, dpa)]
 
 
 class ChecklistItemOut(BaseModel):
@@ -73,6 +103,8 @@ class AgreementOut(BaseModel):
     checklist: list[ChecklistItemOut]
     subprocessors: list[SubProcessorOut]
     illustrative: bool
+    signatures: list[SignatureOut]  # additive (docs/changelog.md, 2026-11-29)
+    signed_by: list[str]  # the parties whose signatures count for the current terms
 
 
 def actor_label(ref: str | None) -> str | None:
@@ -89,6 +121,14 @@ def subprocessors(dpa: DataProcessingAgreement) -> list[SubProcessor]:
                                             .order_by(SubProcessor.name)))
 
 
+def _evidence_refs(a: DataProcessingAgreement) -> list[tuple[str, str]]:
+    """The uploaded copies and the signatures found in them, for the agreement's history."""
+    session = object_session(a)
+    documents = session.scalars(select(AgreementDocument.id).where(AgreementDocument.agreement_id == a.id))
+    signatures = session.scalars(select(AgreementSignature.id).where(AgreementSignature.agreement_id == a.id))
+    return [("agreement_documents", str(i)) for i in documents] + [("agreement_signatures", str(i)) for i in signatures]
+
+
 def _today(a: DataProcessingAgreement) -> date:
     return term_date(registry().clock.now())
 
@@ -96,12 +136,14 @@ def _today(a: DataProcessingAgreement) -> date:
 def _public(a: DataProcessingAgreement, names) -> dict[str, Any]:  # noqa: ANN001
     data = {k: getattr(a, k) for k in AgreementOut.model_fields if hasattr(a, k) and k not in ("subprocessors",)}
     session = object_session(a)
+    signatures = signatures_out(session, a)
     data.update(controller=_org(names, a.controller_id), processor=_org(names, a.processor_id),
                 subprocessors=[SubProcessorOut.model_validate(s, from_attributes=True) for s in subprocessors(a)],
                 standing=standing(a.status, a.effective_on, a.ends_on, _today(a)),
                 allowed_transitions=allowed_from(a.status), terms_hash=current_terms_hash(session, a),
                 checklist=[ChecklistItemOut(key=i.key, article=i.article, present=i.present)
-                           for i in checklist(terms_of(a))])
+                           for i in checklist(terms_of(a))],
+                signatures=signatures, signed_by=sorted({s.party for s in signatures if s.counts}))
     return AgreementOut(**data).model_dump(mode="json")
 
 
@@ -151,5 +193,5 @@ AGREEMENTS = register(ObjectType(
     default_sort="reference", title=lambda a: a.reference, create_endpoint="web.agreements_new",
     public=AgreementOut, to_public=_public, fields=_fields,
     history_refs=lambda a: [("data_processing_agreements", str(a.id))] + [
-        ("agreement_subprocessors", str(s.id)) for s in subprocessors(a)],
+        ("agreement_subprocessors", str(s.id)) for s in subprocessors(a)] + _evidence_refs(a),
 ))

@@ -156,3 +156,25 @@ def test_a_new_policy_set_both_ways(session, clock, policy_engine, two_worlds, t
     assert [(p.hospital, p.to_permit) for p in preview.pairs] == [(w2.hospital.name, 5)]
     same = whatif.preview(session, actor=SYSTEM, clock=clock, engine=policy_engine, policies=policy_engine)
     assert same.changed == 0 and same.evaluated == preview.evaluated
+
+
+def test_the_command_line(fresh_engine, monkeypatch, tmp_path):
+    """`registry whatif --policies DIR`: the same files are no change; unreadable files exit 2."""
+    import json
+
+    from click.testing import CliRunner
+
+    from registry.cli import main
+
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("REGISTRY_SIGNING_KEY_DIR", str(tmp_path / "keys"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo"]).exit_code == 0
+    same = runner.invoke(main, ["whatif", "--policies", str(PolicyEngine.load.__defaults__[0]), "--json"])
+    assert same.exit_code == 0, same.output
+    out = json.loads(same.output)
+    assert (out["to_deny"], out["to_permit"], out["days"]) == (0, 0, 30)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken = runner.invoke(main, ["whatif", "--policies", str(empty), "--days", "7"])
+    assert broken.exit_code == 2 and "no policies" in broken.output

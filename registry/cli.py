@@ -396,6 +396,35 @@ def webhooks_deliver() -> None:
     click.echo(json.dumps({"deadlines_queued": reminded, **outcome}))
 
 
+@main.command("whatif")
+@click.option("--policies", "policy_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="a directory of policy files (*.cedar and schema.cedarschema) to compare with the ones in force")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 366))
+@click.option("--json", "as_json", is_flag=True)
+def whatif_policies(policy_dir: Path, days: int, as_json: bool) -> None:
+    """How many decisions of the last DAYS days would turn from permit to deny, or back, under
+    the policy files in DIR (each evaluated again on its own day; nothing is stored)."""
+    from registry.policy.engine import PolicyEngine, PolicyLoadError
+    from registry.services.whatif import preview
+
+    try:
+        current, other = PolicyEngine.load(), PolicyEngine.load(policy_dir)
+    except PolicyLoadError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    with unit_of_work() as session:
+        result = preview(session, actor=_actor(), clock=SystemClock(), engine=current, policies=other, days=days)
+        session.rollback()  # a read: nothing to commit
+    if as_json:
+        click.echo(json.dumps(result.as_dict() | {"policy_version": other.version}, indent=2))
+        return
+    click.echo(f"{result.evaluated} decisions from {result.since} to {result.until}: "
+               f"{result.to_deny} permit -> deny, {result.to_permit} deny -> permit")
+    for pair in result.pairs:
+        click.echo(f"  {pair.hospital} x {pair.tool}: {pair.to_deny} -> deny, {pair.to_permit} -> permit")
+
+
 from registry.simulate import simulate as _simulate  # noqa: E402 - its own module
 
 main.add_command(_simulate)

@@ -91,6 +91,8 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.entries": lambda c: ("GET", "/api/v1/audit/entries?limit=5", {}),
     "api.export": lambda c: ("GET", "/api/v1/audit/export?format=jsonl&object_type=decision", {}),
     "api.history": lambda c: ("GET", f"/api/v1/audit/objects/decision/{c.decision_id}", {}),
+    "api.evidence_pack_json": lambda c: ("GET", "/api/v1/evidence/90000033/bonexpert.json", {}),
+    "api.evidence_pack_pdf": lambda c: ("GET", "/api/v1/evidence/90000033/bonexpert.pdf", {}),
     "api.bundle": lambda c: ("GET", "/api/v1/bundle", {}),
     "api.decide": lambda c: ("POST", "/api/v1/decisions", {"json": _decision_body(c)}),
     "api.evaluate": lambda c: ("POST", "/api/v1/decisions/evaluate",

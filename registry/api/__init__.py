@@ -24,3 +24,4 @@ from registry.api import objections  # noqa: E402,F401
 from registry.api import procurement  # noqa: E402,F401
 
 from registry.api import clinical  # noqa: E402,F401
+from registry.api import evidence  # noqa: E402,F401

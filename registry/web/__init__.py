@@ -29,4 +29,7 @@ def load_views() -> Blueprint:
     from registry.web import procurement  # noqa: F401
     from registry.web import clinical  # noqa: F401
 
+    from registry.web import whatif  # noqa: F401
+    from registry.web import evidence  # noqa: F401
+
     return blueprint

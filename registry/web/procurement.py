@@ -389,6 +389,12 @@ def licences_edit(key: str):
     if request.method == "POST" and form.validate_on_submit():
         changes = {n: getattr(form, n).data for n in LICENCE_FIELDS if getattr(form, n).data != getattr(licence, n)}
         ending_early = changes.keys() == {"ends_on"} and changes["ends_on"] < licence.ends_on
+        if request.form.get("action") == "preview":  # what the amendment would do; nothing is saved
+            from registry.web.whatif import licence_change
+
+            return render_template("procurement/licence_form.html", form=form, licence=licence,
+                                   whatif=licence_change(licence.id, changes),
+                                   heading=_("Amend or end %(ref)s", ref=licence.reference))
         if _attempt(form, lambda: service.amend_licence(
                 session, actor=g.web_actor, clock=registry().clock, licence_id=licence.id, changes=changes,
                 message=_("amended in the workspace"), action="end_early" if ending_early else "update")) is not None:

@@ -11,7 +11,8 @@ from registry.db.organisations import Organisation
 from registry.workspace import OBJECT_TYPES
 
 # Routes that answer with a redirect or a document, not a page.
-NOT_PAGES = {"api_docs.openapi", "web.sso_start", "web.sso_callback"}
+# Downloads, not pages (the evidence pack's PDF text is checked in tests/evidence).
+NOT_PAGES = {"api_docs.openapi", "web.sso_start", "web.sso_callback", "web.evidence_pdf", "web.evidence_json"}
 # Pages that show something only with a query.
 SAMPLE_QUERIES = {"web.matrix_explain": "?hospital=99000101&tool=bonexpert&on=2026-06-01",
                   "web.search": "?q=Oost"}
@@ -62,6 +63,8 @@ def sample_path(rule, session) -> str:  # noqa: ANN001
         path = "/audit/object/organisations/1"
     path = path.replace("<fmt>", "csv").replace("<provider_id>", str(identity_provider(session))
                                                  if "<provider_id>" in path else "")
+    # The evidence pack of a pilot hospital's tool (demo world).
+    path = path.replace("<hospital_ura>", "90000033").replace("<tool_slug>", "bonexpert")
     path = re.sub(r"<int:\w+>", "1", path)
     assert "<" not in path, f"no sample arguments for {rule.endpoint} ({rule.rule}): add them in tests/web/routes.py"
     return path + SAMPLE_QUERIES.get(rule.endpoint, "")

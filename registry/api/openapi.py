@@ -183,6 +183,9 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
                 if method == "POST" and "201" not in responses:
                     # Creations answer 201 with what they made; actions answer 200.
                     responses["201"] = ok
+            if "requestBody" in op:
+                # A body beyond the configured size is refused before it is read.
+                responses["413"] = error
             for status, text in doc.statuses.items():
                 responses[str(status)] = {"description": text}
             responses["503"] = {"$ref": "#/components/responses/Error"}

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0009'  # TEMP
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

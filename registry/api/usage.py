@@ -15,6 +15,7 @@ from registry.edge import db, registry
 from registry.ops import observe_usage
 from registry.permissions import Permission
 from registry.services import usage as service
+from registry.services import usage_rollup
 
 log = logging.getLogger("registry.usage")
 
@@ -61,6 +62,13 @@ def _sweep(session, reg) -> None:  # noqa: ANN001
     except Exception as exc:  # noqa: BLE001 - best effort; `registry usage expire` catches up
         session.rollback()
         log.warning("opportunistic reservation expiry failed: %s", type(exc).__name__)
+    try:
+        # The monthly rollup grew by a row per confirmed event; fold it (one pass at a time).
+        usage_rollup.compact(session)
+        session.commit()
+    except Exception as exc:  # noqa: BLE001 - best effort; readers add up uncompacted rows alike
+        session.rollback()
+        log.warning("usage rollup compaction failed: %s", type(exc).__name__)
 
 
 @blueprint.get("/reconciliation")

@@ -7,7 +7,7 @@ from registry.db.changes import ChangeRecord
 from registry.db.clinical import Deployment, FieldSafetyNotice, Incident, IncidentDuty
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract, Licence, QuotaCounter
-from registry.db.decisions import Decision, UsageEvent
+from registry.db.decisions import Decision, UsageEvent, UsageMonthly
 from registry.db.identity import IdentityLink, IdentityProvider
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
@@ -23,5 +23,5 @@ __all__ = [
     "Deployment", "FieldSafetyNotice", "Incident", "IncidentDuty", "WebhookDelivery", "WebhookSubscription",
     "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
     "Licence", "LoginFailure", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey",
-    "SubProcessor", "TermsRevision", "Tool", "ToolVersion", "UsageEvent", "User", "UserSession", "metadata",
+    "SubProcessor", "TermsRevision", "Tool", "ToolVersion", "UsageEvent", "UsageMonthly", "User", "UserSession", "metadata",
 ]

@@ -82,3 +82,24 @@ class UsageEvent(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     occurred_at: datetime = utc_field()
     received_at: datetime = utc_field()
+
+
+class UsageMonthly(SQLModel, table=True):
+    """Completed studies per licence, month and overage flag: the monthly rollup statements and
+    allocations read instead of the decisions.
+
+    Kept by database triggers on ``decisions`` (migration 0011), so that every way a decision
+    becomes or stops being ``confirmed`` is counted, in the same transaction: each change appends
+    a row of +1 or -1 (never an update of a shared row, so concurrent usage reports do not queue
+    or deadlock on it), and :func:`registry.services.usage_rollup.compact` folds the rows of a key
+    into one. Readers always add up ``studies``, so the figures are exact whether or not the
+    rollup has been compacted yet."""
+
+    __tablename__ = "usage_monthly"
+    __table_args__ = (Index("ix_usage_monthly_key", "licence_id", "month", "overage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    licence_id: int = Field(foreign_key="licences.id")
+    month: date  # the first day of the month of the decision's ``evaluated_on``
+    overage: bool
+    studies: int

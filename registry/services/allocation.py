@@ -2,8 +2,10 @@
 
 The usage comes from the decisions themselves: a permit whose gateway confirmed it (reservation
 ``confirmed``) is a completed, billable study, and its ``overage`` flag says it went beyond the
-licence's quota. It is counted in the database, grouped by licence, day and overage, so that no
-event is ever loaded into Python; the pure domain (:mod:`registry.domain.pricing`) does the rest.
+licence's quota. It is read from the monthly rollup (``usage_monthly``, kept exact by database
+triggers: :mod:`registry.services.usage_rollup`), so that no event is ever loaded into Python and a
+year of ten million events is a few thousand rows; the pure domain
+(:mod:`registry.domain.pricing`) does the rest.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.db.contracts import ContractTool, FrameworkContract, Licence
-from registry.db.decisions import Decision, Reservation
 from registry.db.organisations import Organisation
 from registry.db.tools import Tool
 from registry.domain.pricing import (Allocation, MonthUsage, Period, Split, SplitRule, ToolTerms, allocate_costs,
@@ -27,6 +28,7 @@ from registry.permissions import Permission
 from registry.scope import can_see, scope_of
 from registry.services.contracts import schedule_of
 from registry.services.errors import NotFound, ValidationFailed
+from registry.services.usage_rollup import monthly_counts
 
 
 @dataclass
@@ -65,18 +67,10 @@ def parse(period: str) -> Period:
 
 def monthly_usage(session: Session, licence_ids: list[int], period: Period
                   ) -> dict[int, dict[tuple[int, int], MonthUsage]]:
-    """Completed studies per licence and month (within quota and overage), counted in the database."""
-    out: dict[int, dict[tuple[int, int], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    if not licence_ids:
-        return {}
-    rows = session.execute(
-        select(Decision.licence_id, Decision.evaluated_on, Decision.overage, func.count())
-        .where(Decision.licence_id.in_(licence_ids), Decision.reservation == Reservation.CONFIRMED,
-               Decision.evaluated_on >= period.starts_on, Decision.evaluated_on <= period.ends_on)
-        .group_by(Decision.licence_id, Decision.evaluated_on, Decision.overage))
-    for lic_id, day, overage, n in rows:
-        out[lic_id][(day.year, day.month)][1 if overage else 0] += n
-    return {lic: {m: MonthUsage(v[0], v[1]) for m, v in months.items()} for lic, months in out.items()}
+    """Completed studies per licence and month (within quota and overage), from the monthly rollup
+    the database keeps exact (periods are whole months, so the rollup answers them exactly)."""
+    counts = monthly_counts(session, licence_ids, period.starts_on, period.ends_on)
+    return {lic: {m: MonthUsage(v[0], v[1]) for m, v in months.items()} for lic, months in counts.items()}
 
 
 def _overlaps(starts_on: date, ends_on: date, period: Period) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from registry.actor import Actor
 from registry.clock import Clock
 from registry.db.agreements import DataProcessingAgreement
-from registry.db.contracts import FrameworkContract, Licence
+from registry.db.contracts import ContractExtension, FrameworkContract, Licence
 from registry.db.decisions import Decision
 from registry.db.oauth import AccessToken
 from registry.db.organisations import Gateway
@@ -42,15 +42,48 @@ class Ending:
 
 
 @dataclass
+class NoticeDue:
+    """An extension option whose notice period is running: decide on it by ``decide_by``."""
+
+    contract: FrameworkContract
+    option: int  # 1-based, as people count them
+    months: int
+    decide_by: date  # the contract's end less the option's notice days
+    days_left: int  # negative: the notice period has passed while the contract still runs
+
+
+@dataclass
 class Attention:
     today: date
     endings: list[Ending] = field(default_factory=list)
     quota: list[tuple[Licence, int, int]] = field(default_factory=list)  # licence, used, limit
+    notices: list[NoticeDue] = field(default_factory=list)
     in_review: list[DataProcessingAgreement] = field(default_factory=list)
     # Terminated agreements whose data the processor has yet to delete or return (Art. 28(3)(g)).
     deletions_due: list[DataProcessingAgreement] = field(default_factory=list)
     quiet_gateways: list[tuple[Gateway, datetime | None]] = field(default_factory=list)
     last_denies: list[Decision] = field(default_factory=list)
+
+
+def _notices_due(session: Session, scope: Any, today: date, horizon: date) -> list[NoticeDue]:
+    """The next unexercised extension option of each running contract whose notice deadline
+    (the end less the option's ``notice_days``) falls within the horizon or has passed: the
+    reminder to decide before the option lapses."""
+    exercised: dict[int, set[int]] = {}
+    for contract_id, index in session.execute(select(ContractExtension.contract_id, ContractExtension.option_index)):
+        exercised.setdefault(contract_id, set()).add(index)
+    out = []
+    for contract in session.scalars(restrict(select(FrameworkContract).where(
+            FrameworkContract.status == "active", FrameworkContract.ends_on >= today), scope, FrameworkContract)):
+        options = contract.extension_options or []
+        index = next((i for i in range(len(options)) if i not in exercised.get(contract.id, set())), None)
+        if index is None or not options[index].get("notice_days"):
+            continue
+        decide_by = contract.ends_on - timedelta(days=int(options[index]["notice_days"]))
+        if decide_by <= horizon:
+            out.append(NoticeDue(contract, index + 1, int(options[index]["months"]), decide_by,
+                                 (decide_by - today).days))
+    return sorted(out, key=lambda n: (n.decide_by, n.contract.reference))
 
 
 def needs_attention(session: Session, *, actor: Actor, clock: Clock, limit: int = 10) -> Attention:
@@ -78,6 +111,7 @@ def needs_attention(session: Session, *, actor: Actor, clock: Clock, limit: int 
             if used * 100 >= lic.quota_limit * 80:
                 out.quota.append((lic, used, lic.quota_limit))
         out.quota.sort(key=lambda t: -t[1] / t[2])
+        out.notices = _notices_due(session, scope, today, horizon)
     if actor.can(Permission.AGREEMENTS_READ):
         ending("data_processing_agreements", DataProcessingAgreement, DataProcessingAgreement.ends_on,
                DataProcessingAgreement.status == "signed")

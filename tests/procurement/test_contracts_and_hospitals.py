@@ -175,3 +175,29 @@ def test_offboarding_denies_the_next_decision_keeps_history_and_onboarding_again
         .order_by(ChangeRecord.id)))
     assert actions == ["create", "offboard", "reactivate"]
     assert session.scalar(select(Licence).where(Licence.id == w.licence.id)).status == "terminated"
+
+
+def test_an_extension_options_notice_period_is_a_reminder_until_it_is_exercised(session, clock):
+    """Notice periods with reminders: the next unexercised option's deadline (the end less its
+    notice days) is on the dashboard from 90 days before, marked within 30 days and overdue."""
+    from registry.services.attention import needs_attention
+
+    w = _world(session, clock)  # the contract ends on 2026-12-31
+    contracts.amend_contract(session, **KW, clock=clock, contract_id=w.contract.id,
+                             changes={"extension_options": [{"months": 12, "notice_days": 90},
+                                                            {"months": 6, "notice_days": 30}]})
+
+    def notices(on: date) -> list[tuple[str, int, int, date, int]]:
+        at = FixedClock(datetime(on.year, on.month, on.day, 10, 0, tzinfo=timezone.utc))
+        return [(n.contract.reference, n.option, n.months, n.decide_by, n.days_left)
+                for n in needs_attention(session, actor=SYSTEM, clock=at).notices
+                if n.contract.id == w.contract.id]
+
+    assert notices(date(2026, 6, 1)) == []  # 2026-10-02 is more than 90 days away
+    assert notices(date(2026, 9, 15)) == [(w.contract.reference, 1, 12, date(2026, 10, 2), 17)]
+    assert notices(date(2026, 10, 10))[0][4] == -8  # the deadline passed; the contract still runs
+    contracts.exercise_extension(session, **KW, clock=clock, contract_id=w.contract.id)
+    # The next option runs from the new end (2027-12-31) less 30 days.
+    assert notices(date(2027, 11, 1)) == [(w.contract.reference, 2, 6, date(2027, 12, 1), 30)]
+    contracts.exercise_extension(session, **KW, clock=clock, contract_id=w.contract.id)
+    assert notices(date(2028, 5, 1)) == []  # no option left

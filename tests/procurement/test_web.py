@@ -29,6 +29,19 @@ def test_the_procurement_officer_exercises_the_pilots_extension_option_in_dutch(
     assert str(lic.ends_on) == "2027-12-31"
 
 
+def test_the_dashboard_reminds_of_an_extension_options_notice_period_in_dutch(client, session, clock):
+    # The pilot contracts run to 2026-12-31 with option 2 left (90 days' notice): from 2026-09-15
+    # the decision is due on 2026-10-02, 17 days ahead.
+    clock.advance(days=106)
+    login(client, "inkoop@demo.aifi.nl")
+    html = client.get("/?lang=nl").get_data(as_text=True)
+    panel = html.split('id="attention-notices"', 1)[1].split("</div>", 1)[0]
+    assert "Verlengingsopties om over te beslissen" in panel
+    assert "AIFI-FW-BONEXPERT" in panel and "optie 2 verlengt de looptijd met 12 maanden" in panel
+    assert "uiterlijk 2 okt 2026 beslissen" in panel
+    assert "binnen 30 dagen" in panel
+
+
 def test_a_viewer_cannot_exercise_an_option(client, session):
     login(client, "lezer@demo.aifi.nl")
     fw = _fw(session, "BONEXPERT")

@@ -117,10 +117,16 @@ def _reason(code: str) -> str:
 
 @blueprint.app_template_filter("changed_fields")
 def _changed_fields(record) -> list[str]:  # noqa: ANN001
+    """The changed fields in words (the object type's column labels first), not column names."""
+    from registry.workspace import OBJECT_TYPES
+    from registry.workspace.labels import field_label
+
     before, after = record.before or {}, record.after or {}
     if not before:
         return []
-    return sorted(k for k in after if before.get(k) != after.get(k))
+    columns = next(({c.key: c.label for c in o.columns} for o in OBJECT_TYPES.values()
+                    if o.model.__tablename__ == record.object_type), {})
+    return sorted(field_label(k, columns) for k in after if before.get(k) != after.get(k))
 
 
 def _parse_day(raw: str | None, default: date) -> date:

@@ -170,3 +170,68 @@ def label(enum: str, value: Any) -> str:
 def reason_sentence(code: str) -> str:
     found = REASONS.get(code)
     return str(found) if found is not None else code
+
+
+# The words for the fields a change record lists as changed (the history's "changed fields"):
+# the object type's own column labels come first, these cover the rest.
+FIELD_LABELS: dict[str, Any] = {
+    "name": _l("Name"),
+    "status": _l("Status"),
+    "status_reason": _l("Reason"),
+    "status_since": _l("Status since"),
+    "reference": _l("Reference"),
+    "title": _l("Title"),
+    "starts_on": _l("Starts on"),
+    "ends_on": _l("Ends on"),
+    "signed_on": _l("Signed on"),
+    "effective_on": _l("Effective from"),
+    "terminated_on": _l("Terminated on"),
+    "purposes": _l("Purposes"),
+    "quota_limit": _l("Quota"),
+    "quota_period": _l("Quota period"),
+    "on_quota_exhausted": _l("At quota exhaustion"),
+    "roles": _l("Roles"),
+    "active": _l("Active"),
+    "organisation_id": _l("Organisation"),
+    "locale": _l("Language"),
+    "email": _l("E-mail"),
+    "approved_by": _l("Approved by"),
+    "approved_at": _l("Approved at"),
+    "approved_terms_hash": _l("Approved terms (SHA-256)"),
+    "terms_changed_by": _l("Terms last changed by"),
+    "terms_changed_at": _l("Terms last changed at"),
+    "deletion_due_on": _l("Data to be deleted or returned by"),
+    "deletion_done_on": _l("Deletion or return recorded on"),
+    "deletion_evidence": _l("Evidence of deletion or return"),
+    "security_certificate": _l("Security certificate"),
+    "security_certificate_expires_on": _l("Certificate valid until"),
+    "extension_options": _l("Extension options"),
+    "ceiling_studies": _l("Ceiling (studies)"),
+    "ceiling_cents": _l("Ceiling (cents)"),
+    "split_rule": _l("Split of shared amounts"),
+    "split_shares": _l("Shares"),
+    "vat_bp": _l("VAT (basis points)"),
+    "indexation_bp": _l("Indexation (basis points)"),
+    "indexation_on": _l("Indexation date"),
+    "versions": _l("Versions"),
+    "overseers": _l("Human overseers"),
+    "dpia_reference": _l("DPIA reference"),
+    "dpia_date": _l("DPIA date"),
+    "works_council_informed_on": _l("Works council informed on"),
+    "monitoring_plan": _l("Monitoring plan"),
+    "description": _l("Description"),
+    "severity": _l("Severity"),
+    "withdrawn_on": _l("Withdrawn on"),
+    "withdrawn_reason": _l("Reason for withdrawal"),
+    "suspended_at": _l("Suspended at"),
+    "revoked_at": _l("Revoked at"),
+    "summary": _l("Summary"),
+    "country": _l("Country"),
+}
+
+
+def field_label(key: str, columns: dict[str, Any] | None = None) -> str:
+    """The word for a model field: the object type's column label, a known field's, or the key
+    as words (a field nobody named yet still reads as words, never as a column name)."""
+    found = (columns or {}).get(key) or FIELD_LABELS.get(key)
+    return str(found) if found is not None else key.replace("_", " ")

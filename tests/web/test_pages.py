@@ -123,3 +123,17 @@ def test_language_switch_keeps_the_page_and_its_filters(client):
     login(client, "admin@demo.aifi.nl")
     html = client.get("/organisations?kind=hospital&lang=en").get_data(as_text=True)
     assert 'href="/organisations?kind=hospital&amp;lang=nl"' in html
+
+
+def test_the_history_names_changed_fields_in_words(client, session, clock):
+    """A change record lists what changed as the page's own words, in Dutch too — never the
+    column names (status_reason)."""
+    org = _org(session, "Demo Ziekenhuis Oost")
+    organisations.set_organisation_status(session, actor=SYSTEM, clock=clock, organisation_id=org.id,
+                                          status="suspended", reason="audit finding")
+    session.commit()
+    login(client, "admin@demo.aifi.nl")
+    html = client.get(f"/organisations/{org.id}?lang=nl").get_data(as_text=True)
+    history = html.split("Geschiedenis", 1)[1].split("</table>", 1)[0]
+    assert "<td>Reden, Status</td>" in history
+    assert "status_reason" not in history

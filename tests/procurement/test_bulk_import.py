@@ -107,3 +107,26 @@ def test_a_too_long_file_and_a_file_that_is_not_text_are_refused(session, clock)
     assert "more than 5000 rows" in refused.value.errors[0].message
     with pytest.raises(ImportRefused):
         read_table(b"PK\x03\x04 not really a workbook")
+
+
+def _api_headers(session, clock) -> dict:  # noqa: ANN001
+    from tests.procurement.test_api import _token
+
+    return _token(session, clock, "inkoop@demo.aifi.nl")
+
+
+def test_the_api_imports_a_csv_or_answers_400_with_every_bad_line(client, session, clock):
+    headers = _api_headers(session, clock)
+    good = (HEADER + "\nAPI-BULK-1,AIFI-FW-BONEXPERT,90000011,bonexpert,2026-01-01,2026-03-31,,term,deny\n")
+    answer = client.post("/api/v1/licences/import", data=good, content_type="text/csv", headers=headers)
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert body["total"] == 1 and body["created"][0]["reference"] == "API-BULK-1"
+    bad = good.replace("API-BULK-1", "API-BULK-2") + "API-BULK-3,NO-SUCH-FW,90000011,bonexpert,2026-01-01,x,,,\n"
+    refused = client.post("/api/v1/licences/import", data=bad, content_type="text/csv", headers=headers)
+    assert refused.status_code == 400
+    fields = refused.get_json()["error"]["fields"]
+    assert set(fields) == {"line 3: contract", "line 3: ends_on"}
+    assert _count(session, "API-BULK-2") == 0
+    wrong = client.post("/api/v1/licences/import", data=good, content_type="application/json", headers=headers)
+    assert wrong.status_code == 400

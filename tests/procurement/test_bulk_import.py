@@ -130,3 +130,29 @@ def test_the_api_imports_a_csv_or_answers_400_with_every_bad_line(client, sessio
     assert _count(session, "API-BULK-2") == 0
     wrong = client.post("/api/v1/licences/import", data=good, content_type="application/json", headers=headers)
     assert wrong.status_code == 400
+
+
+def test_the_import_page_in_dutch_shows_the_errors_per_line_and_then_the_created_licences(client, session):
+    from tests.web.helpers import csrf_token, login
+
+    login(client, "inkoop@demo.aifi.nl")
+    page = client.get("/licences/import?lang=nl").get_data(as_text=True)
+    assert "Licenties importeren" in page
+    template = client.get("/licences/import/template.csv")
+    assert template.status_code == 200 and template.get_data(as_text=True).startswith(HEADER)
+    good = "WEB-BULK-1;AIFI-FW-BONEXPERT;90000011;bonexpert;2026-01-01;2026-03-31;;term;deny"
+    bad = "WEB-BULK-2;AIFI-FW-BONEXPERT;99999999;bonexpert;2026-01-01;2026-03-31;;term;deny"
+    content = "\n".join([HEADER.replace(",", ";"), good, bad]).encode()
+    refused = client.post("/licences/import?lang=nl", data={"csrf_token": csrf_token(page),
+                                                            "file": (io.BytesIO(content), "licenties.csv")},
+                          content_type="multipart/form-data")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "Fouten per regel" in html and "er is niets opgeslagen" in html and "<td>3</td><td>hospital</td>" in html
+    assert _count(session, "WEB-BULK") == 0
+    done = client.post("/licences/import?lang=nl", data={"csrf_token": csrf_token(page),
+                                                         "file": (io.BytesIO(content[:content.rindex(b"\n")]),
+                                                                  "licenties.csv")},
+                       content_type="multipart/form-data")
+    assert done.status_code == 200 and "1 licentie(s) aangemaakt" in done.get_data(as_text=True)
+    assert _count(session, "WEB-BULK") == 1

@@ -150,6 +150,10 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
         "reference": f"LIC-M-{uuid.uuid4().hex[:8]}", "contract_id": c.world.contract.id,
         "hospital_id": c.world.hospital.id, "tool_id": c.world.tool.id, "starts_on": "2026-02-01",
         "ends_on": "2026-03-31", "quota_limit": 5}}),
+    "api.licences_import": lambda c: ("POST", "/api/v1/licences/import", {
+        "data": "reference,contract,hospital,tool,starts_on,ends_on,quota_limit,quota_period,on_quota_exhausted\n"
+                f"LIC-I-{uuid.uuid4().hex[:8]},{c.world.contract.reference},{c.world.hospital.ura},"
+                f"{c.world.tool.slug},2026-02-01,2026-03-31,5,term,deny\n", "content_type": "text/csv"}),
     "api.licences_amend": lambda c: ("PATCH", f"/api/v1/licences/{c.world.licence.id}",
                                      {"json": {"quota_limit": 120}}),
     "api.allocations": lambda c: ("GET", f"/api/v1/allocations?contract={c.world.contract.id}&period=2026-Q3", {}),

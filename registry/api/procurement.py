@@ -13,10 +13,12 @@ from registry.api import blueprint
 from registry.api.auth import current_actor, parse_body, requires
 from registry.api.openapi import document
 from registry.edge import db, registry
+from registry.imports import CSV_TYPE, XLSX_TYPE, read_table
 from registry.permissions import Permission
 from registry.schemas import _Strict
 from registry.scope import scope_of
 from registry.services import allocation as allocation_service
+from registry.services import bulk_import
 from registry.services import contracts as service
 from registry.services import hospitals as hospital_service
 from registry.services.errors import ValidationFailed
@@ -105,6 +107,16 @@ class LicencePatch(_Strict):
     quota_period: Literal["term", "year", "month"] | None = None
     on_quota_exhausted: Literal["deny", "overage"] | None = None
     note: Note = ""
+
+
+class ImportedOut(BaseModel):
+    id: int
+    reference: str
+
+
+class LicenceImportOut(BaseModel):
+    created: list[ImportedOut]
+    total: int
 
 
 class AllocationQuery(BaseModel):
@@ -221,6 +233,24 @@ def licences_create():
     licence = service.create_licence(session, actor=current_actor(), clock=registry().clock, **body.model_dump())
     session.commit()
     return _public(LICENCES, licence), 201
+
+
+@blueprint.post("/licences/import")
+@document("Import call-off licences from a table (text/csv, comma or semicolon, or an XLSX workbook's first "
+          "sheet) with the columns reference, contract, hospital, tool, starts_on, ends_on, quota_limit, "
+          "quota_period, on_quota_exhausted: all lines or none; error.fields names each bad line",
+          "Staff: licences", response=LicenceImportOut, body_type=CSV_TYPE)
+@requires(Permission.CONTRACTS_WRITE)
+def licences_import():
+    if request.mimetype not in (CSV_TYPE, XLSX_TYPE):
+        raise ValidationFailed("unsupported content type", {"Content-Type": f"{CSV_TYPE} or {XLSX_TYPE}"})
+    table = read_table(request.get_data())
+    session = db()
+    created = bulk_import.import_licences(session, actor=current_actor(), clock=registry().clock, rows=table.rows,
+                                          columns=table.columns, lines=table.lines, errors=table.errors)
+    session.commit()
+    return jsonify({"created": [{"id": lic.id, "reference": lic.reference} for lic in created],
+                    "total": len(created)}), 201
 
 
 @blueprint.patch("/licences/<key>")

@@ -8,8 +8,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField, widgets
@@ -23,7 +24,9 @@ from registry.domain.terms import term_date
 from registry.edge import db, registry
 from registry.permissions import Permission
 from registry.scope import restrict, scope_of
+from registry.imports import MAX_BYTES, ImportRefused, read_table, to_csv
 from registry.services import allocation as allocation_service
+from registry.services import bulk_import
 from registry.services import contracts as service
 from registry.services import hospitals as hospital_service
 from registry.services.errors import ValidationFailed
@@ -378,6 +381,43 @@ def licences_new():
                          licence.id)
     return render_template("procurement/licence_form.html", form=form, licence=None,
                            heading=_("New call-off licence")), 400 if request.method == "POST" else 200
+
+
+class LicenceImportForm(FlaskForm):
+    file = FileField(_l("File"), validators=[FileRequired()],
+                     description=_l("A CSV file (comma or semicolon) or an XLSX workbook with one licence per "
+                                    "line, at most 5,000 lines; the first row names the columns."))
+
+
+@blueprint.route("/licences/import", methods=["GET", "POST"])
+@login_required(Permission.CONTRACTS_WRITE)
+def licences_import():
+    form, errors, created = LicenceImportForm(), [], []
+    if request.method == "POST" and form.validate_on_submit():
+        session = db()
+        try:
+            table = read_table(form.file.data.read(MAX_BYTES + 1))
+            created = bulk_import.import_licences(session, actor=g.web_actor, clock=registry().clock,
+                                                  rows=table.rows, columns=table.columns, lines=table.lines,
+                                                  errors=table.errors)
+        except ImportRefused as exc:
+            session.rollback()
+            errors = exc.errors
+            form.file.errors = [_("The file has %(n)d error(s); nothing was stored.", n=len(exc.errors))]
+        else:
+            session.commit()
+    status = 400 if request.method == "POST" and not created else 200
+    return render_template("procurement/licence_import.html", form=form, errors=errors, created=created,
+                           columns=bulk_import.LICENCE_COLUMNS), status
+
+
+@blueprint.get("/licences/import/template.csv")
+@login_required(Permission.CONTRACTS_WRITE)
+def licences_import_template():
+    example = ["LIC-2026-001", "AIFI-FW-EXAMPLE", "12345678", "tool-slug", "2026-01-01", "2026-12-31", "500",
+               "year", "deny"]
+    return Response(to_csv(list(bulk_import.LICENCE_COLUMNS), [example]), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=licences-template.csv"})
 
 
 @blueprint.route("/licences/<key>/edit", methods=["GET", "POST"])

@@ -12,7 +12,8 @@ from registry.workspace import OBJECT_TYPES
 
 # Routes that answer with a redirect or a document, not a page.
 # Downloads, not pages (the evidence pack's PDF text is checked in tests/evidence).
-NOT_PAGES = {"api_docs.openapi", "web.sso_start", "web.sso_callback", "web.evidence_pdf", "web.evidence_json"}
+NOT_PAGES = {"api_docs.openapi", "web.sso_start", "web.sso_callback", "web.evidence_pdf", "web.evidence_json",
+             "web.licences_import_template"}
 # Pages that show something only with a query.
 SAMPLE_QUERIES = {"web.matrix_explain": "?hospital=99000101&tool=bonexpert&on=2026-06-01",
                   "web.search": "?q=Oost"}

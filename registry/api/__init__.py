@@ -24,3 +24,5 @@ from registry.api import objections  # noqa: E402,F401
 from registry.api import procurement  # noqa: E402,F401
 
 from registry.api import clinical  # noqa: E402,F401
+
+from registry.api import monitoring  # noqa: E402,F401

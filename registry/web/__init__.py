@@ -25,3 +25,5 @@ from registry.web import objections  # noqa: E402,F401
 from registry.web import procurement  # noqa: E402,F401
 
 from registry.web import clinical  # noqa: E402,F401
+
+from registry.web import monitoring  # noqa: E402,F401

@@ -73,7 +73,9 @@ def interval_chart(rows: list[tuple[str, float | None, float | None, float | Non
     pooled rate, flagged) a dot at the rate on a line across its interval, and a dashed tick at
     the rate it is compared with. Flagged rows are drawn red; the caller puts the word in the label
     too, since colour alone tells nothing to someone who cannot see it."""
-    label_w, pad, row_h = 200, 24, 22
+    # Labels right-aligned beside their rows: room for the longest (about 6.5 px a character at 11 px).
+    label_w = min(320, 16 + int(6.5 * max([len(r[0]) for r in rows] + [10])))
+    pad, row_h = 24, 22
     height = pad + row_h * max(len(rows), 1) + 30
     values = [v for r in rows for v in (r[3], r[4]) if v is not None]
     top = min(1.0, max(values + [0.05]) * 1.15)

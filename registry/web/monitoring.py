@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, g, render_template
+from flask_babel import format_decimal
 
 from registry.edge import db
 from registry.permissions import Permission
@@ -16,6 +17,12 @@ from registry.web import blueprint
 from registry.web.i18n import _
 from registry.web.views import login_required
 from registry.workspace.labels import label
+
+
+@blueprint.app_template_filter("percent")
+def _percent(value: float | None) -> str:
+    """A rate as a percentage with one decimal, in the user's language (10,5 % in Dutch)."""
+    return "—" if value is None else f"{format_decimal(value * 100, format='0.0')} %"
 
 
 def group_label(row: dict[str, Any]) -> str:

@@ -71,7 +71,8 @@ def feedback():
 @blueprint.get("/monitoring")
 @document("Pooled discrepancy rates with 95 % Wilson intervals and flags, per tool version × hospital and "
           "per subgroup; no pseudonym, study key or assessor (format=csv: the same rows as text/csv)",
-          "Monitoring", query=MonitoringQuery, response=MonitoringOut)
+          "Monitoring", query=MonitoringQuery, response=MonitoringOut,
+          response_type=("application/json", "text/csv"))
 @requires(Permission.MONITORING_READ)
 def monitoring():
     fmt = request.args.get("format", "json")

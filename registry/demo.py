@@ -29,6 +29,7 @@ from registry.permissions import Permission
 from registry.policy.engine import PolicyEngine
 from registry.schemas import DecisionIn
 from registry.demo_legal import seed_legal
+from registry.demo_monitoring import seed_monitoring
 from registry.services import (agreements, contracts, decisions, gateways, objections,
                                organisations, tools, users)
 
@@ -208,6 +209,7 @@ def seed_demo(session: Session, *, clock: Clock, engine: PolicyEngine) -> DemoRe
              "study": {"study_key": study_key, "modality": "DX", "body_part": "HAND",
                        "patient_age_years": 9.5, "patient_sex": "M"}}))
 
+    seed_monitoring(session)  # radiologists' feedback on the pilot's BoneXpert studies, one subgroup flagged
     organisations.set_organisation_status(session, **kw, organisation_id=voorbeeldstad.id,
                                           status="offboarded",
                                           reason="left the programme (fictional, for the demo)")

@@ -23,8 +23,10 @@ class Permission(StrEnum):
     DEPLOYMENTS_APPROVE = "deployments:approve"  # go-live, suspend, resume (AI Act Art. 26)
     DEPLOYMENTS_READ = "deployments:read"
     DEPLOYMENTS_WRITE = "deployments:write"  # the deployer's checklist, field-safety notices
+    FEEDBACK_REPORT = "feedback:report"  # gateways: radiologists' agree/disagree on a decision
     GATEWAYS_MANAGE = "gateways:manage"
     INCIDENTS_WRITE = "incidents:write"  # report incidents, suspend, record who was told
+    MONITORING_READ = "monitoring:read"  # pooled discrepancy rates (aggregates only)
     OBJECTIONS_READ = "objections:read"
     OBJECTIONS_WRITE = "objections:write"
     ORGANISATIONS_READ = "organisations:read"
@@ -39,12 +41,17 @@ class Permission(StrEnum):
 
 
 P = Permission
+# Monitoring figures are counts of decisions with their radiologists' feedback, no person in them:
+# whoever may read the decisions one by one may read their aggregate (registry.scope still says
+# whose), so every reading role holds it.
 _READ_ALL = {P.AGREEMENTS_READ, P.CONTRACTS_READ, P.DECISIONS_READ, P.DEPLOYMENTS_READ,
-             P.ORGANISATIONS_READ, P.TOOLS_READ, P.USAGE_READ}
+             P.MONITORING_READ, P.ORGANISATIONS_READ, P.TOOLS_READ, P.USAGE_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    # Everything a person may do; routing, usage reports and bundles are for gateways only.
-    "admin": frozenset(set(Permission) - {P.BUNDLE_READ, P.ROUTING_DECIDE, P.USAGE_REPORT}),
+    # Everything a person may do; routing, usage and feedback reports and bundles are for
+    # gateways only.
+    "admin": frozenset(set(Permission) - {P.BUNDLE_READ, P.FEEDBACK_REPORT, P.ROUTING_DECIDE,
+                                          P.USAGE_REPORT}),
     "auditor": frozenset(_READ_ALL | {P.AUDIT_READ, P.AUDIT_EXPORT, P.OBJECTIONS_READ,
                                       P.DECISIONS_EVALUATE, P.TOKENS_INTROSPECT}),
     # A hospital's clinical owner (scoped to their hospital by registry.scope): the deployer's

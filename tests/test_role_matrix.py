@@ -6,8 +6,8 @@ when the role holds none of the permissions the route declares, and otherwise ne
 403 (nor a 500). Each call is a GET or a harmless POST with a minimal valid body, inside the
 test's rolled-back transaction.
 
-A person never holds a gateway's OAuth scopes (routing:decide, usage:report, bundle:read): the
-services refuse any actor but a gateway for them, whatever its role. So a role's effective
+A person never holds a gateway's OAuth scopes (routing:decide, usage:report, bundle:read,
+feedback:report): the services refuse any actor but a gateway for them, whatever its role. So a role's effective
 permissions here are its listed ones minus those scopes. (Today the admin role lists every
 Permission, scopes included, so on /decisions, /bundle and /usage the edge lets an admin past
 and the service then refuses.)
@@ -215,6 +215,10 @@ REQUESTS: dict[str, Callable[[Ctx], tuple[str, str, dict]]] = {
     "api.webhooks_list_api": lambda c: ("GET", "/api/v1/webhooks", {}),
     "api.webhook_create_api": lambda c: ("POST", "/api/v1/webhooks",
                                          {"json": {"url": "http://ops.example/x", "events": ["deployment.suspended"]}}),
+    # Pooled monitoring: the gateway's feedback report (no person holds it) and the figures.
+    "api.feedback": lambda c: ("POST", "/api/v1/feedback", {"json": {
+        "decision_id": c.decision_id, "assessor": "matrix-r1", "assessment": "agree"}}),
+    "api.monitoring": lambda c: ("GET", "/api/v1/monitoring?format=csv", {}),
 }
 
 

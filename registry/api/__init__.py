@@ -25,3 +25,4 @@ from registry.api import procurement  # noqa: E402,F401
 
 from registry.api import clinical  # noqa: E402,F401
 from registry.api import evidence  # noqa: E402,F401
+from registry.api import monitoring  # noqa: E402,F401

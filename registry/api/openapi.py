@@ -156,7 +156,11 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
                               "properties": {"items": {"type": "array", "items": schema},
                                              "total": {"type": "integer"}, "page": {"type": "integer"},
                                              "per_page": {"type": "integer"}}}
-                ok["content"] = {doc.response_type: {"schema": schema}}
+                # Several media types (chosen by a parameter): the model describes the first (JSON),
+                # the others are text renderings of it (CSV).
+                types = doc.response_type if isinstance(doc.response_type, tuple) else (doc.response_type,)
+                ok["content"] = {types[0]: {"schema": schema},
+                                 **{media: {"schema": {"type": "string"}} for media in types[1:]}}
             elif isinstance(doc.response_type, tuple):
                 ok["content"] = {media_type: {"schema": {}} for media_type in doc.response_type}
             elif doc.response_type != "application/json":

@@ -21,6 +21,7 @@ GATEWAY_SCOPES: dict[str, Permission] = {
     "routing:decide": Permission.ROUTING_DECIDE,
     "usage:report": Permission.USAGE_REPORT,
     "bundle:read": Permission.BUNDLE_READ,
+    "feedback:report": Permission.FEEDBACK_REPORT,
 }
 
 

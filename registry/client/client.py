@@ -30,7 +30,7 @@ from registry.client.store import LocalStore
 
 log = logging.getLogger("registry.client")
 
-DEFAULT_SCOPE = "routing:decide usage:report bundle:read"
+DEFAULT_SCOPE = "routing:decide usage:report bundle:read feedback:report"
 BUNDLE_TYP = "aifi-bundle+jwt"
 MAX_BATCH = 1000
 # Algorithms we accept on the registry's signatures: the fully specified Ed25519 (RFC 9864) only.
@@ -297,6 +297,26 @@ class RegistryClient:
             self._offline_by_key[key] = decision
             log.warning("registry unreachable: %s permitted offline from the bundle", body["tool"])
             return decision
+
+    # -- radiologists' feedback ---------------------------------------------------------------------------
+
+    def report_feedback(self, decision: Decision | str, *, assessor: str, assessment: str,
+                        category: str | None = None) -> dict[str, Any]:
+        """Report one radiologist's assessment (``agree``, ``disagree``, ``not-assessed``) of a
+        routed study; returns the stored record (``duplicate`` true when it was counted before).
+
+        ``assessor`` is the hospital's opaque identifier for the radiologist, never a name or an
+        e-mail address. Sent at once, not queued: a retry is safe, since the registry counts once
+        per (decision, assessor). An offline permit has no registry decision to assess yet.
+        """
+        if isinstance(decision, Decision) and decision.offline:
+            raise ValueError("an offline permit has no registry decision id; report feedback after "
+                             "it is regularised")
+        decision_id = decision.decision_id if isinstance(decision, Decision) else decision
+        body: dict[str, Any] = {"decision_id": decision_id, "assessor": assessor, "assessment": assessment}
+        if category is not None:
+            body["category"] = category
+        return self._json_or_raise(self._send("POST", "/api/v1/feedback", json=body))
 
     # -- usage ------------------------------------------------------------------------------------------
 

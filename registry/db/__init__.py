@@ -8,6 +8,7 @@ from registry.db.clinical import Deployment, FieldSafetyNotice, Incident, Incide
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import ContractBuyer, ContractTool, FrameworkContract, Licence, QuotaCounter
 from registry.db.decisions import Decision, UsageEvent, UsageMonthly
+from registry.db.feedback import Feedback
 from registry.db.identity import IdentityLink, IdentityProvider
 from registry.db.oauth import AccessToken, AssertionJti, SigningKey
 from registry.db.organisations import Gateway, GatewayCredential, Organisation
@@ -20,7 +21,7 @@ from registry.db.webhooks import WebhookDelivery, WebhookSubscription
 __all__ = [
     "AccessToken", "AgreementDocument", "AgreementDocumentContent", "AgreementNote", "AssertionJti", "AuditCheckpoint", "AuditEntry",
     "ChangeRecord", "ContractBuyer", "ContractTool", "DataProcessingAgreement", "Decision",
-    "Deployment", "FieldSafetyNotice", "Incident", "IncidentDuty", "WebhookDelivery", "WebhookSubscription",
+    "Deployment", "Feedback", "FieldSafetyNotice", "Incident", "IncidentDuty", "WebhookDelivery", "WebhookSubscription",
     "FrameworkContract", "Gateway", "GatewayCredential", "IdentityLink", "IdentityProvider",
     "Licence", "LoginFailure", "Organisation", "PatientObjection", "Purpose", "QuotaCounter", "SigningKey",
     "SubProcessor", "TermsRevision", "Tool", "ToolVersion", "UsageEvent", "UsageMonthly", "User", "UserSession", "metadata",

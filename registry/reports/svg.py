@@ -65,3 +65,46 @@ def bar_chart(bars: list[tuple[str, int]], *, title: str, width: int = 560, heig
                      f'text-anchor="middle">{n}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def interval_chart(rows: list[tuple[str, float | None, float | None, float | None, float | None, bool]], *,
+                   title: str, width: int = 640) -> Markup:
+    """A forest plot of rates: per row (label, rate, interval low, interval high, the others'
+    pooled rate, flagged) a dot at the rate on a line across its interval, and a dashed tick at
+    the rate it is compared with. Flagged rows are drawn red; the caller puts the word in the label
+    too, since colour alone tells nothing to someone who cannot see it."""
+    # Labels right-aligned beside their rows: room for the longest (about 6.5 px a character at 11 px).
+    label_w = min(320, 16 + int(6.5 * max([len(r[0]) for r in rows] + [10])))
+    pad, row_h = 24, 22
+    height = pad + row_h * max(len(rows), 1) + 30
+    values = [v for r in rows for v in (r[3], r[4]) if v is not None]
+    top = min(1.0, max(values + [0.05]) * 1.15)
+    plot = width - label_w - pad
+
+    def x(v: float) -> float:
+        return label_w + plot * v / top
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(title)}" '
+             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="chart">',
+             f"<title>{escape(title)}</title>"]
+    for i, (label, rate, low, high, reference, flagged) in enumerate(rows):
+        y = pad + row_h * i + row_h / 2
+        colour = "#d4351c" if flagged else "#1d70b8"
+        weight = "700" if flagged else "400"
+        parts.append(f'<text x="{label_w - 8}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
+                     f'font-weight="{weight}">{escape(label)}</text>')
+        if low is not None and high is not None:
+            parts.append(f'<line x1="{x(low):.1f}" y1="{y:.1f}" x2="{x(high):.1f}" y2="{y:.1f}" '
+                         f'stroke="{colour}" stroke-width="2"/>')
+        if rate is not None:
+            parts.append(f'<circle cx="{x(rate):.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
+        if reference is not None:
+            parts.append(f'<line x1="{x(reference):.1f}" y1="{y - 8:.1f}" x2="{x(reference):.1f}" '
+                         f'y2="{y + 8:.1f}" stroke="#505a5f" stroke-dasharray="3 2"/>')
+    axis_y = pad + row_h * max(len(rows), 1) + 6
+    parts.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + plot}" y2="{axis_y}" stroke="#505a5f"/>')
+    for tick in (0, top / 2, top):
+        parts.append(f'<text x="{x(tick):.1f}" y="{axis_y + 14}" font-size="10" text-anchor="middle">'
+                     f"{tick * 100:.0f} %</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

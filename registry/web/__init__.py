@@ -32,4 +32,6 @@ def load_views() -> Blueprint:
     from registry.web import whatif  # noqa: F401
     from registry.web import evidence  # noqa: F401
 
+    from registry.web import monitoring  # noqa: F401
+
     return blueprint

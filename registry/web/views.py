@@ -74,6 +74,7 @@ def nav_items() -> list[dict]:
     items += [(f"web.{t.key}_list", t.plural, t.read) for t in OBJECT_TYPES.values() if t.in_nav]
     items += [("web.statements", _l("Statements"), Permission.CONTRACTS_READ),
               ("web.usage_reconciliation", _l("Usage"), Permission.USAGE_READ),
+              ("web.monitoring", _l("Monitoring"), Permission.MONITORING_READ),
               ("web.audit_index", _l("Audit trail"), Permission.AUDIT_READ),
               ("web.sso_providers", _l("Single sign-on"), Permission.USERS_MANAGE),
               ("web.webhooks", _l("Webhooks"), Permission.GATEWAYS_MANAGE),

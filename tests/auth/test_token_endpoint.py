@@ -38,7 +38,7 @@ def test_private_key_jwt_success(client, session, clock, world, alg):
     assert body["token_type"] == "Bearer"
     assert body["access_token"].startswith("aifi_at_")
     assert body["expires_in"] == 600
-    assert body["scope"] == "routing:decide usage:report bundle:read"
+    assert body["scope"] == "routing:decide usage:report bundle:read feedback:report"
     assert response.headers["Cache-Control"] == "no-store"
     assert _api_ok(client, body["access_token"])
 
@@ -215,6 +215,18 @@ def test_rotated_key_old_key_refused(client, session, clock, world):
     assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
 
 
+def test_a_gateway_may_ask_for_the_feedback_scope(client, session, clock, world):
+    """Radiologists' feedback (POST /api/v1/feedback) needs a token with feedback:report."""
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "feedback:report"},
+                           headers=basic(gateway.client_id, secret))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["scope"] == "feedback:report"
+    answer = client.post("/api/v1/feedback", json={"decision_id": "none", "assessor": "r1", "assessment": "agree"},
+                         headers={"Authorization": f"Bearer {response.get_json()['access_token']}"})
+    assert answer.status_code == 404  # past the scope check: no such decision of this hospital
+
+
 def test_metadata(client):
     body = client.get("/.well-known/oauth-authorization-server").get_json()
     assert body["issuer"] == "http://127.0.0.1:5000"
@@ -222,6 +234,6 @@ def test_metadata(client):
     assert body["grant_types_supported"] == ["client_credentials"]
     assert body["token_endpoint_auth_methods_supported"] == ["private_key_jwt", "client_secret_basic"]
     assert body["token_endpoint_auth_signing_alg_values_supported"] == ["Ed25519", "EdDSA", "ES256"]
-    assert set(body["scopes_supported"]) == {"routing:decide", "usage:report", "bundle:read"}
+    assert set(body["scopes_supported"]) == {"routing:decide", "usage:report", "bundle:read", "feedback:report"}
     for name in ("revocation_endpoint", "introspection_endpoint", "jwks_uri"):
         assert body[name].startswith("http://127.0.0.1:5000/")

@@ -72,6 +72,20 @@ def test_secret_basic_decide_report_and_flush(session, clock, live, world):
     assert stored(session, d.decision_id).reservation == "confirmed"
 
 
+def test_report_feedback_counts_once(session, clock, live, world):
+    from registry.client import RegistryError
+
+    c = secret_client(session, clock, live, world)
+    d = c.decide(tool=world.tool.slug, purpose="clinical-care", study=study("fb1"))
+    first = c.report_feedback(d, assessor="r-7", assessment="disagree", category="measurement")
+    assert first["duplicate"] is False and first["decision_id"] == d.decision_id
+    again = c.report_feedback(d.decision_id, assessor="r-7", assessment="agree")
+    assert again == dict(first, duplicate=True)
+    with pytest.raises(RegistryError) as refused:
+        c.report_feedback(d, assessor="dr.jansen@example.org", assessment="agree")
+    assert refused.value.status == 400
+
+
 def test_private_key_jwt(session, clock, live, world):
     key = OKPKey.generate_key("Ed25519", private=True)
     gateways.add_credential(session, actor=SYSTEM, clock=clock, gateway=world.gateway,

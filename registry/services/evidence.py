@@ -4,7 +4,7 @@ asks a hospital to show about its use of an AI tool, in one place, pinned to the
 The pack is plain data (rendered to JSON or to a PDF by the edge): the deployer's checklist and
 its approval (AI Act Art. 26), the licence and the data-processing agreement in force (GDPR Art.
 28) with their signature data and the SHA-256 of the uploaded signed copies, incidents with their
-legal deadlines, monitoring figures (when recorded), the decisions' counts by outcome and reason
+legal deadlines, monitoring figures (the hospital's rate beside the pooled rate of the others, and the tool's flagged subgroups), the decisions' counts by outcome and reason
 over a period, and a signed checkpoint of the audit trail with the way to verify it.
 
 Before the pack is built, pending audit entries are sealed and the head of the chain is signed
@@ -205,13 +205,28 @@ def evidence_pack(session: Session, *, actor: Actor, clock: Clock, engine: Polic
         "licence": _licence(snap),
         "agreement": _agreement(session, snap),
         "incidents": _incidents(session, hospital, tool, today),
-        # Pooled monitoring (radiologists' feedback) is not recorded in this registry yet: the
-        # section says so rather than show figures that do not exist.
-        "monitoring": {"available": False, "feedback_recorded": 0, "note": "no feedback recorded"},
+        "monitoring": _monitoring(session, actor, hospital, tool),
         "decisions": _decisions(session, hospital, tool, since, until),
         "checkpoints": [checkpoint],
         "audit": audit,
     }
+
+
+def _monitoring(session: Session, actor: Actor, hospital: Organisation, tool: Tool) -> dict[str, Any]:
+    """The pooled monitoring figures of this hospital for this tool (each version: its discrepancy
+    rate with the Wilson interval beside the other hospitals' pooled rate, and whether it is
+    flagged) and the tool's flagged subgroups, as ``registry.services.monitoring`` computes them
+    for the person taking the pack; no figure where no feedback was recorded."""
+    from registry.services.monitoring import monitoring_figures
+
+    if not actor.can(Permission.MONITORING_READ):
+        return {"available": False, "feedback_recorded": 0, "hospital": [], "flagged_subgroups": []}
+    figures = monitoring_figures(session, actor=actor)
+    rows = [r for r in figures.hospitals if r["tool"]["slug"] == tool.slug and r["hospital"]["ura"] == hospital.ura]
+    flagged = [r for r in figures.subgroups if r["tool"]["slug"] == tool.slug and r["flagged"]]
+    recorded = sum((r["assessed"] or 0) + (r["not_assessed"] or 0) for r in rows)
+    return {"available": recorded > 0, "feedback_recorded": recorded, "hospital": rows,
+            "flagged_subgroups": flagged}
 
 
 def log_evidence_read(session: Session, *, actor: Actor, clock: Clock, pack: dict[str, Any], fmt: str,

@@ -63,7 +63,7 @@ def test_json_verifies_against_its_checkpoint(client, session, clock, pack_world
     assert [d["duty"] for d in pack["incidents"][0]["duties"]]
     assert (pack["decisions"]["permit"], pack["decisions"]["deny"]) == (1, 1)
     assert pack["decisions"]["deny_reasons"] == {"OUTSIDE_INTENDED_USE": 1}
-    assert pack["monitoring"] == {"available": False, "feedback_recorded": 0, "note": "no feedback recorded"}
+    assert pack["monitoring"] == {"available": False, "feedback_recorded": 0, "hospital": [], "flagged_subgroups": []}
 
     # The checkpoint's signature, checked with nothing but the public key and cryptography.
     cp = pack["checkpoints"][0]
@@ -105,7 +105,7 @@ def test_the_pdf_names_what_an_inspector_checks(client, session, clock, pack_wor
                                  headers=headers).data)["checkpoints"][0]
     for expected in (w.hospital.name, w.tool.name, w.licence.reference, w.agreement.reference):
         assert "".join(expected.split()) in compact
-    assert "Bewijsdossier" in text and "Geen feedback vastgelegd" in text  # Dutch by default
+    assert "Bewijsdossier" in text and "Geen terugkoppeling vastgelegd" in text  # Dutch by default
     # The second request signed a newer checkpoint (its own read entry came after the first):
     # the PDF names the checkpoint as it stood when the PDF was made, at most one seq older.
     assert any(f"{seq}" in text for seq in (head["seq"], head["seq"] - 1, head["seq"] - 2))
@@ -160,3 +160,25 @@ def test_scope_permission_and_authentication(client, session, clock, pack_world)
     assert client.get(f"/api/v1/evidence/{own.ura}/no-such-tool.pdf", headers=oost).status_code == 404
     bad = client.get(f"/api/v1/evidence/{own.ura}/bonexpert.json?from=2026-06-01&to=2026-01-01", headers=oost)
     assert bad.status_code == 400
+
+
+def test_the_pack_carries_the_hospitals_monitoring_figures_and_the_tools_flagged_subgroups(client, session, clock):
+    """The demo world's feedback: the pack of a hospital that assessed BoneXpert shows its rate with
+    the interval beside the other hospitals' pooled rate, and the flagged subgroup, in its PDF too."""
+    from registry.actor import Actor
+    from registry.db.users import User
+    from registry.services.monitoring import monitoring_figures
+
+    auditor = session.scalar(select(User).where(User.email == "auditor@demo.aifi.nl"))
+    figures = monitoring_figures(session, actor=Actor.for_user(auditor))
+    row = next(r for r in figures.hospitals if r["tool"]["slug"] == "bonexpert" and r["assessed"])
+    headers = staff(session, clock, "auditor@demo.aifi.nl")
+    pack = json.loads(client.get(f"/api/v1/evidence/{row['hospital']['ura']}/bonexpert.json", headers=headers).data)
+    monitoring = pack["monitoring"]
+    assert monitoring["available"] and monitoring["feedback_recorded"] == row["assessed"] + row["not_assessed"]
+    assert [(r["hospital"]["ura"], r["rate"], r["others_rate"]) for r in monitoring["hospital"]] == [
+        (row["hospital"]["ura"], row["rate"], row["others_rate"])]
+    assert [(r["dimension"], r["value"]) for r in monitoring["flagged_subgroups"]] == [("age_band", "15-17")]
+    pdf = client.get(f"/api/v1/evidence/{row['hospital']['ura']}/bonexpert.pdf", headers=headers).data
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Gemarkeerde subgroepen" in text and "15–17 jaar" in text

@@ -43,12 +43,29 @@ NOT_CHANGES = {
     "objections.subject_access": "read-only lookup for a data-subject access request; an R audit entry "
                                  "(tested in tests/services/test_objections.py)",
     "incidents.overdue_duties": "read-only: the open items past their date, for the dashboard",
+    # The evidence pack (tested in tests/evidence): it seals and signs a checkpoint of the audit
+    # trail and logs its own reading as an R audit entry; it changes no business data.
+    "evidence.evidence_pack": "read-only: the pack as plain data",
+    "evidence.take_evidence_pack": "seals and signs an audit checkpoint, then builds the pack",
+    "evidence.log_evidence_read": "the pack handed out: an R audit entry with its SHA-256",
+    # What-if previews apply the change in a savepoint that is always rolled back (tests/services/
+    # test_whatif.py proves that no row of any table changes).
+    "whatif.preview": "read-only: a change applied and rolled back",
+    "whatif.preview_agreement_transition": "read-only: a change applied and rolled back",
+    "whatif.preview_deployment_suspension": "read-only: a change applied and rolled back",
+    "whatif.preview_licence_change": "read-only: a change applied and rolled back",
+    "whatif.preview_licence_status": "read-only: a change applied and rolled back",
+    "whatif.preview_version_suspension": "read-only: a change applied and rolled back",
+    "whatif.recent_decisions": "read-only: the decisions a preview re-evaluates",
+    # Radiologists' feedback (tested in tests/monitoring): machine events from gateways, like usage;
+    # each assessment is a Feedback row with one C audit entry.
+    "feedback.report_feedback": "writes a Feedback row and its audit entry",
 }
 
 
 def _calls(w, clock):
     kw = {"actor": SYSTEM, "clock": clock}
-    from registry.services import (agreements, api_tokens, contracts, gateways, hospitals, identity_providers,
+    from registry.services import (agreements, api_tokens, bulk_import, contracts, gateways, hospitals, identity_providers,
                                    objections, organisations, tools, users)
 
     def user(s):  # noqa: ANN001, ANN202
@@ -144,6 +161,10 @@ def _calls(w, clock):
         "contracts.create_licence": lambda s: contracts.create_licence(
             s, **kw, reference="LIC-X", contract_id=w.contract.id, hospital_id=w.hospital.id,
             tool_id=w.tool.id, starts_on=date(2026, 2, 1), ends_on=date(2026, 3, 1), quota_limit=5),
+        "bulk_import.import_licences": lambda s: bulk_import.import_licences(s, **kw, rows=[{
+            "reference": "LIC-IMPORT-1", "contract": w.contract.reference, "hospital": w.hospital.ura,
+            "tool": w.tool.slug, "starts_on": "2026-02-01", "ends_on": "2026-03-01", "quota_limit": "5",
+            "quota_period": "term", "on_quota_exhausted": "deny"}]),
         "contracts.set_licence_status": lambda s: contracts.set_licence_status(
             s, **kw, licence_id=w.licence.id, status="suspended", reason="x"),
         "contracts.amend_contract": lambda s: contracts.amend_contract(

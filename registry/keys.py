@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,16 +55,24 @@ def _kid_for(private: Ed25519PrivateKey) -> str:
 
 
 def load_or_create(directory: Path) -> SigningKey:
-    """The current signing key: the newest ``*.pem`` in ``directory``, created if there is none."""
+    """The current signing key: the newest ``*.pem`` in ``directory``, created if there is none.
+
+    Several server workers start at once on a fresh directory: the first to place the file wins,
+    and the others load its key (they never see a half-written file, see :func:`_write_new`)."""
     directory.mkdir(parents=True, exist_ok=True)
-    pems = sorted(directory.glob("ed25519-*.pem"))
-    if pems:
-        pem = pems[-1].read_bytes()
-        private = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(private, Ed25519PrivateKey):
-            raise ValueError(f"{pems[-1]} is not an Ed25519 private key")
-    else:
-        private, pem = _write_new(directory)
+    while True:
+        pems = sorted(directory.glob("ed25519-*.pem"))
+        if pems:
+            pem = pems[-1].read_bytes()
+            private = serialization.load_pem_private_key(pem, password=None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise ValueError(f"{pems[-1]} is not an Ed25519 private key")
+            break
+        try:
+            private, pem = _write_new(directory)
+            break
+        except FileExistsError:
+            continue  # another worker placed the first key a moment ago: load that one
     key = OKPKey.import_key(pem)
     return SigningKey(kid=_kid_for(private), key=key)
 
@@ -87,10 +96,19 @@ def _write_new(directory: Path) -> tuple[Ed25519PrivateKey, bytes]:
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    # Owner-only from the start: never a moment where the key is world-readable.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    # Owner-only from the start: never a moment where the key is world-readable. Written under a
+    # name the glob does not match, then linked into place: the link either creates the final
+    # name whole or fails (FileExistsError) when another process got there first.
+    tmp = directory / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return private, pem
 
 

@@ -73,7 +73,8 @@ def actor_for_token(session: Session, *, clock: Clock, token: str, request_id: s
     if not token.startswith(ACCESS_TOKEN_PREFIX):
         return None
     # Lookup by hash through a unique index: the comparison never touches the plain value.
-    row = session.execute(_TOKEN_LOOKUP, {"hash": hash_secret(token)}).first()
+    # On the transaction's connection, past the ORM's execution layer (no entities to load).
+    row = session.connection().execute(_TOKEN_LOOKUP, {"hash": hash_secret(token)}).first()
     now = clock.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None

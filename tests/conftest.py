@@ -55,8 +55,13 @@ def _worker_database(url: str) -> tuple[str, callable]:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return url, lambda: None
+    return _create_postgres_database(url, f"{make_url(url).database}_{worker}")
+
+
+def _create_postgres_database(url: str, name: str) -> tuple[str, callable]:
+    """Database ``name`` made afresh on the server of ``url`` (a leftover of a killed run is
+    dropped first); returns its URL and the function that drops it."""
     base = make_url(url)
-    name = f"{base.database}_{worker}"
     admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
                         isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -82,19 +87,8 @@ def _reset_postgres(url: str) -> None:
 def new_database(tmp_dir: Path) -> tuple[str, callable]:
     """A new, empty database: a file on SQLite, a new database on the PostgreSQL server."""
     if is_postgres():
-        base = make_url(os.environ["REGISTRY_TEST_DATABASE_URL"])
-        name = f"regtest_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
-                            isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-        def drop() -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-        return base.set(database=name).render_as_string(hide_password=False), drop
+        return _create_postgres_database(os.environ["REGISTRY_TEST_DATABASE_URL"],
+                                         f"regtest_{uuid.uuid4().hex[:12]}")
     path = tmp_dir / f"{uuid.uuid4().hex[:8]}.db"
     return f"sqlite:///{path}", lambda: None
 

@@ -234,17 +234,23 @@ def preview_deployment_suspension(session: Session, *, actor: Actor, clock: Cloc
                                                        deployment_id=deployment_id, reason=_REASON))
 
 
-def preview_licence_change(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
-                           licence_id: int, changes: dict[str, Any], days: int = DEFAULT_DAYS) -> WhatIf:
-    """Amending a licence — ending it early is a new, earlier ``ends_on``."""
+def _licence_target(session: Session, licence_id: int) -> dict[str, Any]:
+    """The decisions a licence change can touch: its hospital's, for its tool (none if unknown)."""
     from registry.db.contracts import Licence
-    from registry.services.contracts import amend_licence
 
     licence = session.get(Licence, licence_id)
     tool = session.get(Tool, licence.tool_id) if licence is not None else None
+    return {"hospital_id": licence.hospital_id if licence is not None else None,
+            "tool_slug": tool.slug if tool is not None else None}
+
+
+def preview_licence_change(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
+                           licence_id: int, changes: dict[str, Any], days: int = DEFAULT_DAYS) -> WhatIf:
+    """Amending a licence — ending it early is a new, earlier ``ends_on``."""
+    from registry.services.contracts import amend_licence
+
     return preview(session, actor=actor, clock=clock, engine=engine, days=days,
-                   hospital_id=licence.hospital_id if licence is not None else None,
-                   tool_slug=tool.slug if tool is not None else None,
+                   **_licence_target(session, licence_id),
                    change=lambda s: amend_licence(s, actor=actor, clock=clock, licence_id=licence_id,
                                                   changes=changes, message=_REASON))
 
@@ -252,14 +258,10 @@ def preview_licence_change(session: Session, *, actor: Actor, clock: Clock, engi
 def preview_licence_status(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
                            licence_id: int, status: str, days: int = DEFAULT_DAYS) -> WhatIf:
     """Suspending or terminating a licence (its status)."""
-    from registry.db.contracts import Licence
     from registry.services.contracts import set_licence_status
 
-    licence = session.get(Licence, licence_id)
-    tool = session.get(Tool, licence.tool_id) if licence is not None else None
     return preview(session, actor=actor, clock=clock, engine=engine, days=days,
-                   hospital_id=licence.hospital_id if licence is not None else None,
-                   tool_slug=tool.slug if tool is not None else None,
+                   **_licence_target(session, licence_id),
                    change=lambda s: set_licence_status(s, actor=actor, clock=clock, licence_id=licence_id,
                                                        status=status, reason=_REASON))
 

@@ -69,7 +69,10 @@ def load_or_create(directory: Path) -> SigningKey:
                 raise ValueError(f"{pems[-1]} is not an Ed25519 private key")
             break
         try:
-            private, pem = _write_new(directory)
+            # Always number 1 here, never "one above the highest": a worker that found the
+            # directory empty must not create a second key because another one's first key
+            # appeared between its two looks at the directory.
+            private, pem = _write_new(directory, number=1)
             break
         except FileExistsError:
             continue  # another worker placed the first key a moment ago: load that one
@@ -80,19 +83,28 @@ def load_or_create(directory: Path) -> SigningKey:
 def rotate(directory: Path) -> SigningKey:
     """Create a new key; the previous one stays on disk (and in the JWKS) until retired."""
     directory.mkdir(parents=True, exist_ok=True)
-    private, pem = _write_new(directory)
+    while True:
+        try:
+            private, pem = _write_new(directory, number=_next_number(directory))
+            break
+        except FileExistsError:
+            continue  # another rotation took that number: take the next one
     return SigningKey(kid=_kid_for(private), key=OKPKey.import_key(pem))
 
 
-def _write_new(directory: Path) -> tuple[Ed25519PrivateKey, bytes]:
-    """Write a new private key as ``ed25519-<n>.pem`` with n one above the highest on disk.
+def _next_number(directory: Path) -> int:
+    numbers = [int(p.stem.split("-")[1]) for p in directory.glob("ed25519-*.pem")
+               if p.stem.split("-")[1].isdigit()]
+    return max(numbers, default=0) + 1
+
+
+def _write_new(directory: Path, number: int) -> tuple[Ed25519PrivateKey, bytes]:
+    """Write a new private key as ``ed25519-<number>.pem``; FileExistsError if that name is taken.
 
     Files are ordered by that number, never by a timestamp: a wall clock and an injected clock
     may disagree, and "newest" must mean "created last".
     """
-    numbers = [int(p.stem.split("-")[1]) for p in directory.glob("ed25519-*.pem")
-               if p.stem.split("-")[1].isdigit()]
-    path = directory / f"ed25519-{max(numbers, default=0) + 1:06d}.pem"
+    path = directory / f"ed25519-{number:06d}.pem"
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

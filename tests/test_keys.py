@@ -42,3 +42,21 @@ def test_workers_starting_together_on_a_fresh_directory_share_one_key(tmp_path):
         assert not [k for k in kids if k.startswith("error")], kids
         assert len(set(kids)) == 1, kids
         assert [p.name for p in directory.iterdir()] == ["ed25519-000001.pem"]
+
+
+def test_a_worker_that_found_no_key_loads_the_first_key_another_placed_meanwhile(tmp_path, monkeypatch):
+    """The interleaving CI once hit: worker B finds the directory empty, worker A then places
+    key 1, and B -- about to create its own -- must load A's key instead of adding key 2."""
+    import registry.keys as keys
+
+    real_write = keys._write_new
+    placed = {}
+
+    def another_worker_first(directory, number):  # noqa: ANN001, ANN202
+        if not placed:
+            placed["kid"] = keys._kid_for(real_write(directory, number=1)[0])
+        return real_write(directory, number)
+
+    monkeypatch.setattr(keys, "_write_new", another_worker_first)
+    assert load_or_create(tmp_path).kid == placed["kid"]
+    assert [p.name for p in tmp_path.iterdir()] == ["ed25519-000001.pem"]

@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +69,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", default=None, help="write a cProfile of the measured loop here")
     parser.add_argument("--label", default="")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="under `valgrind --tool=callgrind --instr-atstart=no`: count instructions "
+                             "of the measured loop only (steady on a shared machine, unlike time)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-inproc-"))
@@ -95,9 +99,15 @@ def main() -> None:
     start, cpu_start = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True,
+                       capture_output=True)
     for n in range(args.decisions):
         answer = client.post("/api/v1/decisions", json=body(n), headers=headers)
         assert answer.status_code == 200 and answer.json["decision"] == "permit", answer.json
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True,
+                       capture_output=True)
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)

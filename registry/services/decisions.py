@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date
 from typing import Any
 
@@ -46,9 +47,18 @@ from registry.services.errors import Conflict, NotFound, ValidationFailed
 from registry.services.terms_cache import TermsCache, TermsView
 
 
+class DecisionRecord(SimpleNamespace):
+    """A decision just made: the ``decisions`` columns as plain attributes.
+
+    Read like a :class:`Decision` (a replay answers with the stored ORM row, and callers treat
+    both alike) but built without SQLModel's validation and attribute instrumentation, which cost
+    more than the insert itself on every study in the country. Never added to a session: it is
+    stored with a Core insert and never updated here."""
+
+
 @dataclass
 class DecisionOutcome:
-    decision: Decision
+    decision: Decision | DecisionRecord
     quota: dict[str, Any] | None
     replayed: bool = False
 
@@ -124,7 +134,6 @@ _GATEWAY_AND_HOSPITAL = (select(Gateway, Organisation)
 _REVISION_AND_PERMIT = select(
     select(TermsRevision.revision).where(TermsRevision.id == 1).scalar_subquery(),
     select(Decision.id).where(Decision.idempotency_key == bindparam("key")).scalar_subquery())
-_DECISION_COLUMNS = [c.key for c in Decision.__table__.columns]
 _INSERT_DECISION = insert(Decision.__table__)
 _INSERT_AUDIT = insert(AuditEntry.__table__)
 
@@ -248,8 +257,8 @@ def _evaluate(engine: PolicyEngine, snap: Snapshot, request: DecisionIn, princip
 
 def _build(*, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str, snap: Snapshot,
            request: DecisionIn, facts, verdict, reservation: str, overage: bool,
-           idem: str | None) -> Decision:
-    """The Decision row, built in memory (not added to the session: :func:`_insert` stores it)."""
+           idem: str | None) -> DecisionRecord:
+    """The decision, built in memory (not added to the session: :func:`_insert` stores it)."""
     permit = verdict.permit
     reasons = [] if permit else [explain(code, snap, facts) for code in verdict.failed]
     obligations = []
@@ -258,7 +267,7 @@ def _build(*, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str, snap:
         if overage:
             obligations.append({"code": "OVERAGE_BILLABLE"})
     window = licence_window(snap.licence, snap.day) if snap.licence is not None else None
-    decision = Decision(
+    decision = DecisionRecord(
         id=str(uuid.uuid4()), decided_at=clock.now(), kind=kind,
         outcome="permit" if permit else "deny", dry_run=request.dry_run, evaluated_on=snap.day,
         gateway_id=snap.gateway.id if snap.gateway is not None else None,
@@ -270,15 +279,15 @@ def _build(*, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str, snap:
         facts=facts.context, rules=list(verdict.rules), policy_version=engine.version,
         licence_id=snap.licence.id if snap.licence is not None and reservation != Reservation.NONE else None,
         quota_window_start=window.starts_on if window and reservation != Reservation.NONE else None,
-        overage=overage, reservation=reservation,
+        overage=overage, reservation=reservation, finalised_at=None,
     )
     return decision
 
 
-def _insert(session: Session, decision: Decision, *, once: bool = False) -> bool:
+def _insert(session: Session, decision: DecisionRecord, *, once: bool = False) -> bool:
     """Store ``decision`` with a Core insert (no unit of work for a row that is never updated
     here). With ``once``, a permit whose idempotency key is already taken is not stored: False."""
-    values = {key: getattr(decision, key) for key in _DECISION_COLUMNS}
+    values = vars(decision)
     conn = session.connection()
     if not once:
         conn.execute(_INSERT_DECISION, values)
@@ -286,7 +295,7 @@ def _insert(session: Session, decision: Decision, *, once: bool = False) -> bool
     return conn.execute(_insert_permit_once(conn.dialect.name), values).first() is not None
 
 
-def _audit(session: Session, *, actor: Actor, clock: Clock, decision: Decision) -> None:
+def _audit(session: Session, *, actor: Actor, clock: Clock, decision: DecisionRecord) -> None:
     """NEN 7513: an E (execute) event for the transfer the gateway asks to start."""
     checks = {"authorisation": decision.outcome, "consent": "objection" if any(
         r["code"] == "PATIENT_OBJECTION" for r in decision.reasons) else "no-objection",

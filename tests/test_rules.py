@@ -17,6 +17,7 @@ from sqlalchemy import select
 from registry.audit.chain import seal_all
 from registry.db.audit import AuditCheckpoint
 from registry.db.contracts import QuotaCounter
+from registry.policy.engine import PolicyEngine
 from registry.services import contracts, decisions, objections
 from tests.audit.conftest import add_entries, signer, verify  # noqa: F401 (signer: a fixture)
 from tests.factories import SYSTEM, bearer, child_hand, make_world
@@ -56,11 +57,11 @@ def _allow_with_errors(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
 @pytest.mark.parametrize("fault, calls", [(_boom, "is_authorized"), (_boom, "is_authorized_batch"),
                                           (_boom, "is_authorized*"),
                                           (_allow_with_errors, "is_authorized")])
-def test_rule_2_an_error_inside_the_policy_engine_is_a_deny(session, clock, policy_engine,
-                                                            monkeypatch, fault, calls):
+def test_rule_2_an_error_inside_the_policy_engine_is_a_deny(session, clock, monkeypatch, fault, calls):
     """Any exception (or an Allow that carries errors) is a deny with POLICY_ERROR, and nothing
     is reserved. Broken by: ``return Verdict(True, ...)`` in the engine's except clause, or
     ignoring diagnostics errors on an Allow."""
+    policy_engine = PolicyEngine.load()  # its own: nothing remembered from other tests' verdicts
     world = make_world(session, clock)
     for name in dir(cedarpy):
         if name == calls or (calls.endswith("*") and name.startswith(calls[:-1])):
@@ -164,9 +165,10 @@ def test_rule_7_a_ce_certificate_is_valid_on_its_last_day(session, clock, policy
         "deny", ["TOOL_CERTIFICATE_EXPIRED"])
 
 
-def test_rule_2_the_engine_reports_its_own_failure(policy_engine, monkeypatch):
+def test_rule_2_the_engine_reports_its_own_failure(monkeypatch):
     """At the engine itself: permit is False (not merely falsy) and the error is kept for the
     decision's record, whether the route evaluation or the per-condition checks fail."""
+    policy_engine = PolicyEngine.load()
     monkeypatch.setattr(cedarpy, "is_authorized", _boom)
     verdict = policy_engine.evaluate("gw", "tool", {})
     assert verdict.permit is False and verdict.failed == ("POLICY_ERROR",)

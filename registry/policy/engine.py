@@ -3,11 +3,21 @@
 The decision is the single ``route`` permit (policies/route.cedar). Only when it denies are the
 per-condition checks (policies/checks.cedar) evaluated, to list every failing condition: permits
 are the common case and cost one Cedar evaluation.
+
+A verdict is a pure function of the policies, the principal, the resource and the facts, and
+the facts are a handful of booleans: the same question comes back for most studies, so verdicts
+are remembered per engine (one engine per set of policy files). The one number among the facts,
+``licence.quota_remaining``, counts down with every permit; where the policies only ever ask
+whether it is above zero (proved on the policies' syntax tree at load time, see
+:func:`_quota_only_compared_to_zero`), the remembered verdict is keyed by that answer instead of
+the count. Cedar itself costs about half a millisecond a call here, most of it fixed overhead of
+the binding, so a remembered verdict saves more than any other step of a decision.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +38,9 @@ REASON_CODES: tuple[str, ...] = (
 # Not a condition of its own: an evaluation error, which is always a deny.
 POLICY_ERROR = "POLICY_ERROR"
 ROUTE_ACTION = 'Action::"route"'
+# Verdicts remembered per engine; far more than the distinct questions a registry asks (gateways ×
+# tools × the combinations of facts that actually occur). When full it starts again, empty.
+VERDICT_CACHE_SIZE = 50_000
 
 _ANNOTATION = re.compile(r'@(id|reason)\("([^"]*)"\)')
 
@@ -52,6 +65,9 @@ class PolicyEngine:
     # @id → @reason of every policy, read from the files.
     reasons_by_id: dict[str, str] = field(default_factory=dict)
     _entities: Any = None
+    # True when the policies use licence.quota_remaining only as ``quota_remaining > 0``.
+    quota_only_compared_to_zero: bool = False
+    _verdicts: dict[tuple[str, str, str], Verdict] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, directory: Path = POLICY_DIR) -> "PolicyEngine":
@@ -87,10 +103,35 @@ class PolicyEngine:
             digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
         return cls(policy_set=policy_set, schema_text=schema_text,
                    version="sha256:" + digest.hexdigest(), reasons_by_id=reasons_by_id,
-                   _entities=cedarpy.Entities.from_json_str("[]"))
+                   _entities=cedarpy.Entities.from_json_str("[]"),
+                   quota_only_compared_to_zero=_quota_only_compared_to_zero(
+                       json.loads(cedarpy.policies_to_json_str(policies))))
 
     def evaluate(self, principal: str, resource: str, context: dict[str, Any]) -> Verdict:
-        """Permit only if the route policy permits without any error; otherwise list every failure."""
+        """Permit only if the route policy permits without any error; otherwise list every failure.
+
+        Remembered per (principal, resource, facts); a verdict with an evaluation error never is,
+        so a passing fault in the binding is not repeated from memory."""
+        key = (principal, resource, self._facts_key(context))
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self.evaluate_uncached(principal, resource, context)
+            if not verdict.errors:
+                if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                    self._verdicts.clear()
+                self._verdicts[key] = verdict
+        return verdict
+
+    def _facts_key(self, context: dict[str, Any]) -> str:
+        if self.quota_only_compared_to_zero:
+            licence = context.get("licence")
+            if isinstance(licence, dict) and isinstance(licence.get("quota_remaining"), int):
+                context = dict(context, licence=dict(
+                    licence, quota_remaining=1 if licence["quota_remaining"] > 0 else 0))
+        return json.dumps(context, sort_keys=True, separators=(",", ":"))
+
+    def evaluate_uncached(self, principal: str, resource: str, context: dict[str, Any]) -> Verdict:
+        """One evaluation by Cedar, nothing remembered (:meth:`evaluate` is what callers use)."""
         request = {"principal": f'Gateway::"{_escape(principal)}"', "action": ROUTE_ACTION,
                    "resource": f'Tool::"{_escape(resource)}"', "context": context}
         try:
@@ -124,6 +165,31 @@ class PolicyEngine:
                 failed.append(code)
             errors.extend(errs)
         return tuple(failed), tuple(errors)
+
+
+_CONTEXT = {"Var": "context"}
+_LICENCE = {".": {"left": _CONTEXT, "attr": "licence"}}
+_QUOTA_REMAINING = {".": {"left": _LICENCE, "attr": "quota_remaining"}}
+
+
+def _quota_only_compared_to_zero(node: Any) -> bool:
+    """True when the policies (Cedar's JSON syntax tree) read ``context.licence.quota_remaining``
+    only in ``quota_remaining > 0``, and never use ``context`` or ``context.licence`` whole (which
+    would carry the count along): then every count above zero gives the same verdict, and so
+    does every count at or below it. Anything else, and verdicts are remembered per exact count."""
+    if isinstance(node, list):
+        return all(_quota_only_compared_to_zero(item) for item in node)
+    if not isinstance(node, dict):
+        return True
+    if node.get(">") == {"left": _QUOTA_REMAINING, "right": {"Value": 0}}:
+        return True
+    if node in (_CONTEXT, _LICENCE, _QUOTA_REMAINING):
+        return False  # used whole, or the count in any other way
+    access = node.get(".") or node.get("has")
+    if isinstance(access, dict) and access.get("left") in (_CONTEXT, _LICENCE):
+        # Another attribute of context or of context.licence (or whether one is present): fine.
+        return True
+    return all(_quota_only_compared_to_zero(value) for value in node.values())
 
 
 def _escape(value: str) -> str:

@@ -38,6 +38,7 @@ from registry.db.organisations import Gateway, Organisation
 from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
 from registry.domain.intended_use import Study
+from registry.domain.quota import QuotaState
 from registry.domain.terms import in_force, term_date
 from registry.permissions import Permission
 from registry.policy.engine import PolicyEngine
@@ -182,9 +183,11 @@ def _agreements(view: TermsView, hospital_id: int, processor_id: int):
 
 
 def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway | None,
-                  request: DecisionIn, day: date, view: TermsView | None = None) -> Snapshot:
+                  request: DecisionIn, day: date, view: TermsView | None = None,
+                  read_quota: bool = True) -> Snapshot:
     """The facts for one decision: terms from ``view`` (the in-memory terms of this transaction's
-    revision), the quota counter and any objection from the database."""
+    revision), the quota counter and any objection from the database. Without ``read_quota`` the
+    counter is left at 0 ("some left"): the caller learns it from the reservation."""
     view = view or TermsView(session, {})  # no cache: loaded for this snapshot only
     row = _tool_row(view, request.tool, request.tool_version)
     tool, version = (row[0], row[1]) if row else (None, None)
@@ -199,7 +202,7 @@ def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway 
     snap.licence, snap.contract = _pick_licence(licences, day)
     # The count matters only where there is a limit: without one it is in neither the facts nor
     # the answer, so the read is skipped.
-    if snap.licence is not None and snap.licence.quota_limit is not None:
+    if read_quota and snap.licence is not None and snap.licence.quota_limit is not None:
         snap.quota_used = quota_service.used_in_window(
             session, snap.licence.id, licence_window(snap.licence, day).starts_on)
     snap.chain = [org for org in (row[3], row[2]) if org is not None]
@@ -346,9 +349,17 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
                          request=request)
     view = terms_view(session, terms, revision)
     gateway, hospital = _gateway_and_hospital(view, actor.gateway_id)
+    # Where the policies only ask whether any quota is left, the count is not read first: the
+    # facts start as "some left", the reservation's own statement returns the count, and only a
+    # deny or a dry run (which reserve nothing) reads it, to judge and report it exactly.
+    count_later = engine.quota_only_compared_to_zero
     snap = load_snapshot(session, hospital=hospital, gateway=gateway, request=request,
-                         day=term_date(clock.now()), view=view)
+                         day=term_date(clock.now()), view=view, read_quota=not count_later)
     facts, verdict = _evaluate(engine, snap, request, actor.id)
+    limited = snap.licence is not None and snap.licence.quota_limit is not None
+    if count_later and limited and (not verdict.permit or request.dry_run):
+        snap.quota_used = quota_service.used_in_window(session, snap.licence.id, facts.window.starts_on)
+        facts, verdict = _evaluate(engine, snap, request, actor.id)
     used = snap.quota_used
     kw = {"actor": actor, "clock": clock, "engine": engine, "kind": "decide", "snap": snap,
           "request": request}
@@ -359,8 +370,13 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
         _audit(session, actor=actor, clock=clock, decision=decision)
         return DecisionOutcome(decision, _quota_view(snap, used))
     lic = snap.licence
-    reserved, overage = quota_service.reserve(
+    reserved, overage, used_after = quota_service.reserve(
         session, lic.id, facts.window, lic.quota_limit, lic.on_quota_exhausted == "overage", clock=clock)
+    if reserved and count_later and limited:
+        facts, verdict = _counted(engine, snap, request, actor.id, facts, verdict, used_after - 1)
+        if not verdict.permit:  # the true count changed the verdict (not with the shipped policies)
+            quota_service.release(session, lic.id, facts.window.starts_on)
+            reserved = False
     if not reserved:
         # Another gateway took the last unit between our read and our write: re-decide on the
         # fresh count, so the deny carries its reasons from the policies.
@@ -370,7 +386,7 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
                           overage=False, idem=None)
         _insert(session, decision)
     else:
-        used += 1
+        used = used_after
         decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.RESERVED,
                           overage=overage, idem=idem)
         if not _insert(session, decision, once=True):
@@ -381,6 +397,20 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
                              request=request)
     _audit(session, actor=actor, clock=clock, decision=decision)
     return DecisionOutcome(decision, _quota_view(snap, used))
+
+
+def _counted(engine: PolicyEngine, snap: Snapshot, request: DecisionIn, principal: str, facts, verdict,
+             used_before: int):
+    """The facts and verdict with the true count before this decision's unit, learnt from the
+    reservation. While some quota was left the verdict is the one already given (the policies
+    only ask whether any is left) and only the stored facts change; past the limit (overage) the
+    policies judge again."""
+    snap.quota_used = used_before
+    if used_before < snap.licence.quota_limit:
+        facts.quota = QuotaState(snap.licence.quota_limit, used_before, facts.quota.rule)
+        facts.context["licence"]["quota_remaining"] = facts.quota.remaining
+        return facts, verdict
+    return _evaluate(engine, snap, request, principal)
 
 
 def _replayed(session: Session, *, actor: Actor, clock: Clock, outcome: DecisionOutcome,

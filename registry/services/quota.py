@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,7 +28,7 @@ def _upserts(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-
     """(take while below the limit, take without a limit) for ``dialect``, built once.
 
     Each: insert the window's counter at 1, or on conflict add 1 — the first only while
-    ``used < limit``.
+    ``used < limit`` — and return the count after it.
     """
     if dialect not in _cache:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -39,39 +40,43 @@ def _upserts(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-
                                              where=QuotaCounter.used < bindparam("limit"))
         unlimited = base.on_conflict_do_update(index_elements=keys,
                                                set_={"used": QuotaCounter.used + 1})
-        _cache[dialect] = (limited.returning(QuotaCounter.used), unlimited)
+        _cache[dialect] = (limited.returning(QuotaCounter.used), unlimited.returning(QuotaCounter.used))
     return _cache[dialect]
 
 
+class Taken(NamedTuple):
+    reserved: bool
+    overage: bool
+    used: int | None  # the window's count after this reservation (None when nothing was taken)
+
+
 def reserve(session: Session, licence_id: int, window: Window, limit: int | None,
-            allow_overage: bool, *, clock: Clock | None = None) -> tuple[bool, bool]:
-    """Take one unit. Returns (reserved, overage).
+            allow_overage: bool, *, clock: Clock | None = None) -> Taken:
+    """Take one unit: (reserved, overage, the count after it).
 
     One statement. On PostgreSQL a concurrent writer waits for the row lock and re-checks the
     ``used < limit`` condition on the committed value, so the counter never passes the limit,
     whatever the number of threads or registry instances; SQLite serialises writers. No row
-    back means no unit left.
+    back means no unit left. The count comes back from the statement itself, so a decision
+    need not read it first (see ``services.decisions``).
 
     With ``clock``, the reservation that takes the last unit pushes ``licence.quota_exhausted``
-    (:func:`announce_exhausted`) in the same transaction; the count it needs comes back from the
-    statement itself, so every other reservation costs nothing more.
+    (:func:`announce_exhausted`) in the same transaction.
     """
     conn = session.connection()  # Core, straight on the transaction's connection: the hot path
     limited, unlimited = _upserts(conn.dialect.name)
     params = {"licence": licence_id, "start": window.starts_on, "end": window.ends_on}
     if limit is None:
-        conn.execute(unlimited, params)
-        return True, False
+        return Taken(True, False, conn.execute(unlimited, params).scalar_one())
     taken = conn.execute(limited, dict(params, limit=limit)).first() if limit > 0 else None
     if taken is not None:
         if clock is not None and taken[0] == limit:
             announce_exhausted(session, clock=clock, licence_id=licence_id, window=window, limit=limit)
-        return True, False
+        return Taken(True, False, taken[0])
     if allow_overage:
         # Beyond the quota: count it all the same, so that overage is billed from the counter.
-        conn.execute(unlimited, params)
-        return True, True
-    return False, False
+        return Taken(True, True, conn.execute(unlimited, params).scalar_one())
+    return Taken(False, False, None)
 
 
 def announce_exhausted(session: Session, *, clock: Clock, licence_id: int, window: Window, limit: int) -> None:

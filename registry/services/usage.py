@@ -394,8 +394,7 @@ def _transition(session: Session, decision_id: str, before: str, after: str, now
 def _retake(session: Session, decision: Decision) -> bool:
     lic = session.get(Licence, decision.licence_id)
     window = quota_window(lic.quota_period, lic.starts_on, lic.ends_on, decision.quota_window_start)
-    _reserved, overage = quota_service.reserve(session, lic.id, window, lic.quota_limit,
-                                               allow_overage=True)
+    overage = quota_service.reserve(session, lic.id, window, lic.quota_limit, allow_overage=True).overage
     if overage and not decision.overage:
         session.execute(update(Decision).where(Decision.id == decision.id).values(overage=True)
                         .execution_options(synchronize_session=False))

@@ -1,13 +1,15 @@
 """The routing decision: "may this gateway send this study to this tool, for this purpose?"
 
-One snapshot of the facts, one Cedar evaluation (more only to explain a deny), and one short
-write: the quota reservation, the Decision and its audit entry, in the same transaction.
+One snapshot of the facts, one Cedar evaluation (remembered per facts by the engine; more only to
+explain a deny), and one short write: the quota reservation, the Decision and its audit entry,
+in the same transaction.
 
 Per study only what must be read and written touches the database: one statement reads the
-terms revision and any permit stored under the study's idempotency key, one the quota counter
-(licences with a quota only), one an objection (requests naming a pseudonym only); then the
-reservation, the decision row and its audit entry (SQLAlchemy Core inserts). The terms come from
-the in-memory :class:`TermsCache`, valid for the revision just read.
+terms revision and any permit stored under the study's idempotency key, one an objection
+(requests naming a pseudonym only); then the reservation (which returns the quota count, so a
+permit need not read it first), and the decision row with its audit entry (SQLAlchemy Core
+inserts; one statement on PostgreSQL). The terms come from the in-memory :class:`TermsCache`,
+valid for the revision just read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from types import SimpleNamespace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -287,18 +289,54 @@ def _build(*, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str, snap:
     return decision
 
 
-def _insert(session: Session, decision: DecisionRecord, *, once: bool = False) -> bool:
-    """Store ``decision`` with a Core insert (no unit of work for a row that is never updated
-    here). With ``once``, a permit whose idempotency key is already taken is not stored: False."""
-    values = vars(decision)
+def _store(session: Session, decision: DecisionRecord, *, actor: Actor, once: bool = False) -> bool:
+    """Store ``decision`` and its audit entry with Core inserts (no unit of work for rows that
+    are never updated here). With ``once``, a permit whose idempotency key is already taken is
+    not stored, nor its entry: False.
+
+    On PostgreSQL both rows go in one statement (the decision insert as a CTE that the audit
+    insert selects from), one round trip instead of two; SQLite has no DML in a CTE, and its
+    statements cost no round trip."""
+    values, entry = vars(decision), _audit_values(actor, decision)
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        params = {f"d_{key}": value for key, value in values.items()}
+        params.update({f"a_{key}": value for key, value in entry.items()})
+        return conn.execute(_decision_with_entry(tuple(values), tuple(entry), once), params).first() is not None
     if not once:
         conn.execute(_INSERT_DECISION, values)
-        return True
-    return conn.execute(_insert_permit_once(conn.dialect.name), values).first() is not None
+    elif conn.execute(_insert_permit_once(conn.dialect.name), values).first() is None:
+        return False
+    conn.execute(_INSERT_AUDIT, entry)
+    return True
 
 
-def _audit(session: Session, *, actor: Actor, clock: Clock, decision: DecisionRecord) -> None:
+def _decision_with_entry(decision_keys: tuple[str, ...], entry_keys: tuple[str, ...], once: bool,
+                         _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
+    """PostgreSQL: WITH d AS (INSERT INTO decisions … [ON CONFLICT (idempotency_key) DO NOTHING]
+    RETURNING id) INSERT INTO audit_entries SELECT … FROM d RETURNING id: the entry exists exactly
+    when the decision was stored, and a row back says so."""
+    key = (decision_keys, entry_keys, once)
+    if key not in _cache:
+        decisions_table, audit_table = Decision.__table__, AuditEntry.__table__
+        stored = pg_insert(decisions_table).values(
+            {k: bindparam(f"d_{k}", type_=decisions_table.c[k].type) for k in decision_keys})
+        if once:
+            stored = stored.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        stored = stored.returning(decisions_table.c.id).cte("stored_decision")
+        # The columns an entry leaves to their defaults (unsealed, this system as source),
+        # spelled out: an INSERT … SELECT does not fill in Python-side defaults by itself.
+        defaults = {c.key: c.default.arg for c in audit_table.columns
+                    if c.key not in entry_keys and c.default is not None and c.default.is_scalar}
+        _cache[key] = insert(audit_table).from_select(
+            [audit_table.c[k] for k in (*entry_keys, *defaults)],
+            select(*[bindparam(f"a_{k}", type_=audit_table.c[k].type) for k in entry_keys],
+                   *[literal(v, audit_table.c[k].type) for k, v in defaults.items()])
+            .select_from(stored), include_defaults=False).returning(audit_table.c.id)
+    return _cache[key]
+
+
+def _audit_values(actor: Actor, decision: DecisionRecord) -> dict[str, Any]:
     """NEN 7513: an E (execute) event for the transfer the gateway asks to start."""
     checks = {"authorisation": decision.outcome, "consent": "objection" if any(
         r["code"] == "PATIENT_OBJECTION" for r in decision.reasons) else "no-objection",
@@ -318,16 +356,15 @@ def _audit(session: Session, *, actor: Actor, clock: Clock, decision: DecisionRe
     if decision.request.get("patient_pseudonym"):
         objects.append({"type": "patient", "id": decision.request["patient_pseudonym"],
                         "sensitivity": "pseudonym"})
-    entry = entry_values(actor=actor, at=decision.decided_at,
-                         event_type="decision" if decision.kind == "decide" else "evaluation",
-                         action_code=EXECUTE,
-                         outcome="success" if decision.outcome == "permit" else "denied",
-                         object_type="decision", object_id=decision.id, objects=objects, checks=checks,
-                         detail={"outcome": decision.outcome, "dry_run": decision.dry_run,
-                                 "evaluated_on": decision.evaluated_on.isoformat(),
-                                 "policy_version": decision.policy_version},
-                         purpose_of_use=decision.purpose)
-    session.connection().execute(_INSERT_AUDIT, entry)
+    return entry_values(actor=actor, at=decision.decided_at,
+                        event_type="decision" if decision.kind == "decide" else "evaluation",
+                        action_code=EXECUTE,
+                        outcome="success" if decision.outcome == "permit" else "denied",
+                        object_type="decision", object_id=decision.id, objects=objects, checks=checks,
+                        detail={"outcome": decision.outcome, "dry_run": decision.dry_run,
+                                "evaluated_on": decision.evaluated_on.isoformat(),
+                                "policy_version": decision.policy_version},
+                        purpose_of_use=decision.purpose)
 
 
 def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine,
@@ -366,8 +403,7 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
     if not verdict.permit or request.dry_run:
         decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.NONE,
                           overage=False, idem=None)
-        _insert(session, decision)
-        _audit(session, actor=actor, clock=clock, decision=decision)
+        _store(session, decision, actor=actor)
         return DecisionOutcome(decision, _quota_view(snap, used))
     lic = snap.licence
     reserved, overage, used_after = quota_service.reserve(
@@ -378,24 +414,24 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
             quota_service.release(session, lic.id, facts.window.starts_on)
             reserved = False
     if not reserved:
-        # Another gateway took the last unit between our read and our write: re-decide on the
-        # fresh count, so the deny carries its reasons from the policies.
+        # No unit left: none was (the count was not read first), or another gateway took the
+        # last one between our read and our write. Re-decide on the full count, so the deny
+        # carries its reasons from the policies.
         snap.quota_used = used = lic.quota_limit
         facts, verdict = _evaluate(engine, snap, request, actor.id)
         decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.NONE,
                           overage=False, idem=None)
-        _insert(session, decision)
+        _store(session, decision, actor=actor)
     else:
         used = used_after
         decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.RESERVED,
                           overage=overage, idem=idem)
-        if not _insert(session, decision, once=True):
+        if not _store(session, decision, actor=actor, once=True):
             # A retry of this study was permitted by a concurrent request: give back the unit
             # just taken (same transaction) and answer with the stored permit.
             quota_service.release(session, lic.id, facts.window.starts_on)
             return _replayed(session, actor=actor, clock=clock, outcome=_find_permit(session, idem),
                              request=request)
-    _audit(session, actor=actor, clock=clock, decision=decision)
     return DecisionOutcome(decision, _quota_view(snap, used))
 
 
@@ -473,8 +509,7 @@ def evaluate_at(session: Session, *, actor: Actor, clock: Clock, engine: PolicyE
     decision = _build(actor=actor, clock=clock, engine=engine, kind="evaluate", snap=snap,
                       request=request, facts=facts, verdict=verdict, reservation=Reservation.NONE,
                       overage=False, idem=None)
-    _insert(session, decision)
-    _audit(session, actor=actor, clock=clock, decision=decision)
+    _store(session, decision, actor=actor)
     return DecisionOutcome(decision, _quota_view(snap, snap.quota_used))
 
 

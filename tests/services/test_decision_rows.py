@@ -1,0 +1,46 @@
+"""What a decision writes: the decision row and exactly one audit entry with it, complete, on
+SQLite (two inserts) and PostgreSQL (one statement: the decision insert as a CTE)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from registry.db.audit import AuditEntry
+from registry.db.decisions import Decision
+from registry.services import decisions
+from tests.factories import child_hand, make_world
+
+
+def _entries(session, decision_id):
+    return session.scalars(select(AuditEntry).where(AuditEntry.object_type == "decision",
+                                                    AuditEntry.object_id == decision_id)).all()
+
+
+def test_a_permit_and_a_deny_each_store_one_complete_entry(session, clock, policy_engine):
+    world = make_world(session, clock, quota_limit=1)
+    for key, outcome, audit_outcome in (("r-1", "permit", "success"), ("r-2", "deny", "denied")):
+        decided = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                   request=child_hand(world.tool.slug, study_key=key))
+        session.expire_all()
+        assert session.get(Decision, decided.decision.id).outcome == outcome
+        [entry] = _entries(session, decided.decision.id)
+        assert (entry.event_type, entry.action_code, entry.outcome) == ("decision", "E", audit_outcome)
+        assert entry.sealed is False and entry.seq is None and entry.source_system == "aifi-registry"
+        assert entry.actor == world.actor.ref and entry.purpose_of_use == "clinical-care"
+        assert {"type": "study", "id": key, "sensitivity": "opaque-key"} in entry.objects
+        assert entry.checks["authorisation"] == outcome
+
+
+def test_a_permit_whose_key_is_taken_stores_neither_row(session, clock, policy_engine):
+    """The lost race of two retries of one study: the second permit is not stored, and neither
+    is an entry for it (the replay writes its own)."""
+    world = make_world(session, clock)
+    first = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                             request=child_hand(world.tool.slug, study_key="race"))
+    twin = decisions.DecisionRecord(**dict(vars(first.decision), id=str(uuid.uuid4())))
+    assert decisions._store(session, twin, actor=world.actor, once=True) is False
+    session.expire_all()
+    assert session.get(Decision, twin.id) is None and _entries(session, twin.id) == []
+    assert len(_entries(session, first.decision.id)) == 1

@@ -85,8 +85,11 @@ def _export_view(otype: ObjectType):  # noqa: ANN202
         def body():  # noqa: ANN202
             session = db()
             names = Names(session)
-            yield from csv_lines(otype, session.scalars(stmt), names, labels=lambda c: str(c.label),
-                                 value_text=lambda c, v: cell_text(c, v, names))
+            # Closed however the stream ends (read to the end, or dropped by the client): a
+            # server-side cursor is not left open.
+            with session.scalars(stmt) as rows:
+                yield from csv_lines(otype, rows, names, labels=lambda c: str(c.label),
+                                     value_text=lambda c, v: cell_text(c, v, names))
         return Response(stream_with_context(body()), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={otype.key}.csv",
                                  "Cache-Control": "no-store"})

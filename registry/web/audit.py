@@ -16,6 +16,7 @@ from registry.services.errors import ValidationFailed
 from registry.validation import query_int
 from registry.web import blueprint
 from registry.web.i18n import _
+from registry.web.sentences import sentence
 from registry.web.views import login_required
 from registry.workspace.labels import ENUMS
 
@@ -73,7 +74,7 @@ def audit_verify():
     problem = ""
     if result.failure is not None:
         problem = _("First break at entry %(seq)s: %(what)s", seq=result.failure.seq,
-                    what=result.failure.reason)
+                    what=sentence(result.failure.reason))
     report = {"ok": result.ok, "entries": result.entries_checked, "checkpoints": result.checkpoints_checked,
               "problem": problem}
     rows = service.search_entries(session, actor=g.web_actor, clock=reg.clock, filters=service.AuditFilter())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, render_template, request, url_for
+from flask import Response, g, render_template, request, stream_with_context, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ from registry.web import blueprint
 from registry.web.i18n import format_day, format_moment, format_money, gettext
 from registry.web.views import login_required
 from registry.workspace import OBJECT_TYPES, ObjectType, load_all
-from registry.workspace.base import Column, Names, csv_rows, get_row, history, list_rows
+from registry.workspace.base import Column, Names, csv_lines, export_statement, get_row, history, list_rows
 from registry.workspace.labels import label, reason_sentence
 
 load_all()
@@ -76,12 +76,21 @@ def _list_view(otype: ObjectType):  # noqa: ANN202
 
 def _export_view(otype: ObjectType):  # noqa: ANN202
     def view():  # noqa: ANN202
-        session = db()
-        listing = list_rows(session, actor=g.web_actor, otype=otype, params=request.args, paginate=False)
-        names = Names(session)
-        body = csv_rows(otype, listing.rows, names, labels=lambda c: str(c.label),
-                        value_text=lambda c, v: cell_text(c, v, names))
-        return Response(body, content_type="text/csv; charset=utf-8",
+        # The query is checked here (a bad filter is a 400, the scope is the request's actor);
+        # the rows are read a chunk at a time while the response is sent. The view's session is
+        # closed once it returns: db() in the stream opens the stream's own, which the edge
+        # closes when the stream ends (stream_with_context runs the teardown again).
+        stmt = export_statement(db(), actor=g.web_actor, otype=otype, params=request.args)
+
+        def body():  # noqa: ANN202
+            session = db()
+            names = Names(session)
+            # Closed however the stream ends (read to the end, or dropped by the client): a
+            # server-side cursor is not left open.
+            with session.scalars(stmt) as rows:
+                yield from csv_lines(otype, rows, names, labels=lambda c: str(c.label),
+                                     value_text=lambda c, v: cell_text(c, v, names))
+        return Response(stream_with_context(body()), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={otype.key}.csv",
                                  "Cache-Control": "no-store"})
     view.__name__ = f"{otype.key}_export"

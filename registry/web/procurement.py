@@ -32,6 +32,7 @@ from registry.services import hospitals as hospital_service
 from registry.services.errors import ValidationFailed
 from registry.web import blueprint
 from registry.web.i18n import _, _l
+from registry.web.sentences import N_  # a change's message is stored in English, read translated
 from registry.web.views import login_required
 from registry.workspace.base import get_row
 from registry.workspace.types.contracts import CONTRACTS, LICENCES
@@ -175,7 +176,7 @@ def contracts_edit(key: str):
         # A refused amendment is rolled back inside the service (a savepoint): nothing is kept.
         if _attempt(form, lambda: service.amend_contract(
                 session, actor=g.web_actor, clock=registry().clock, contract_id=contract.id, changes=_terms(form),
-                message=_("amended in the workspace")), CONTRACT_ALIASES) is not None:
+                message=N_("amended in the workspace")), CONTRACT_ALIASES) is not None:
             return _done(_("The framework contract %(ref)s is amended.", ref=contract.reference),
                          "web.contracts_detail", contract.id)
     status = 400 if request.method == "POST" else 200
@@ -437,7 +438,7 @@ def licences_edit(key: str):
                                    heading=_("Amend or end %(ref)s", ref=licence.reference))
         if _attempt(form, lambda: service.amend_licence(
                 session, actor=g.web_actor, clock=registry().clock, licence_id=licence.id, changes=changes,
-                message=_("amended in the workspace"), action="end_early" if ending_early else "update")) is not None:
+                message=N_("amended in the workspace"), action="end_early" if ending_early else "update")) is not None:
             return _done(_("The licence %(ref)s is amended.", ref=licence.reference), "web.licences_detail",
                          licence.id)
     return render_template("procurement/licence_form.html", form=form, licence=licence,

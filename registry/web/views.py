@@ -116,6 +116,23 @@ def _reason(code: str) -> str:
     return reason_sentence(code)
 
 
+@blueprint.app_template_filter("sentence")
+def _sentence(text) -> str:  # noqa: ANN001
+    """One of the registry's English sentences (a change's message, an import's line error) in
+    the user's language; any other text as it was written."""
+    from registry.web.sentences import sentence
+
+    return sentence(text)
+
+
+@blueprint.app_template_filter("check_value")
+def _check_value(value, check: str) -> str:  # noqa: ANN001
+    """The outcome of one of an audit entry's checks in words."""
+    from registry.workspace.labels import CHECK_VALUES, label
+
+    return label(CHECK_VALUES.get(check, check), value)
+
+
 @blueprint.app_template_filter("changed_fields")
 def _changed_fields(record) -> list[str]:  # noqa: ANN001
     """The changed fields in words (the object type's column labels first), not column names."""

@@ -1,7 +1,7 @@
 """The machinery every object type shares: description, listing, CSV, history.
 
 Plain data in, plain data out: the web and API edges call :func:`list_rows`, :func:`get_row`,
-:func:`csv_rows` and :func:`history`; the descriptions say what is special about each object.
+:func:`export_statement`, :func:`csv_lines` and :func:`history`; the descriptions say what is special about each object.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from pydantic import BaseModel
 from sqlalchemy import Select, func, or_, select
@@ -188,9 +188,10 @@ def scoped(session: Session, actor: Actor, otype: ObjectType) -> tuple[Select, S
     return restrict(otype.statement(), scope, otype.model), scope
 
 
-def list_rows(session: Session, *, actor: Actor, otype: ObjectType, params: Mapping[str, str],
-              paginate: bool = True) -> Listing:
-    """The rows the actor may see, filtered, searched, sorted and paginated, with their count."""
+def _ordered(session: Session, actor: Actor, otype: ObjectType,
+             params: Mapping[str, str]) -> tuple[Select, Select, str, dict[str, str], str]:
+    """The list's query: the rows the actor may see, filtered and searched, as it is (to count)
+    and sorted (by the asked column, then the key: a stable order across pages and chunks)."""
     stmt, _scope = scoped(session, actor, otype)
     filters: dict[str, str] = {}
     for flt in otype.filters:
@@ -210,17 +211,30 @@ def list_rows(session: Session, *, actor: Actor, otype: ObjectType, params: Mapp
     if name not in sortable and name != "id":
         raise ValidationFailed("invalid sort", {"sort": "one of " + ", ".join(sorted(sortable))})
     expr = sortable.get(name, otype.model.id if hasattr(otype.model, "id") else None)
-    order = [expr.desc() if sort.startswith("-") else expr.asc()]
     pk = list(otype.model.__table__.primary_key.columns)[0]
-    order.append(pk)  # a stable order across pages
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return stmt, stmt.order_by(expr.desc() if sort.startswith("-") else expr.asc(), pk), sort, filters, q
+
+
+def list_rows(session: Session, *, actor: Actor, otype: ObjectType, params: Mapping[str, str]) -> Listing:
+    """The rows the actor may see, filtered, searched, sorted and paginated, with their count."""
+    unordered, stmt, sort, filters, q = _ordered(session, actor, otype, params)
+    total = session.scalar(select(func.count()).select_from(unordered.order_by(None).subquery()))
     per_page = _bounded_int(params.get("per_page"), PER_PAGE, 1, MAX_PER_PAGE, "per_page")
     page = _bounded_int(params.get("page"), 1, 1, MAX_PAGE, "page")
-    stmt = stmt.order_by(*order)
-    if paginate:
-        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
-    rows = list(session.scalars(stmt))
+    rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
     return Listing(rows, total or 0, page, per_page, sort, filters, q)
+
+
+# Rows an export fetches at a time: the whole list is never in memory at once.
+EXPORT_CHUNK = 1000
+
+
+def export_statement(session: Session, *, actor: Actor, otype: ObjectType, params: Mapping[str, str],
+                     chunk: int | None = None) -> Select:
+    """The query of every row of the list (its filters, search and order; no pages), checked now
+    (a bad filter is refused before anything is sent), to be read ``chunk`` rows at a time."""
+    _unordered, stmt, *_ = _ordered(session, actor, otype, params)
+    return stmt.execution_options(yield_per=chunk or EXPORT_CHUNK)
 
 
 def get_row(session: Session, *, actor: Actor, otype: ObjectType, key: str) -> Any:
@@ -239,15 +253,20 @@ def get_row(session: Session, *, actor: Actor, otype: ObjectType, key: str) -> A
     return row
 
 
-def csv_rows(otype: ObjectType, rows: Iterable[Any], names: Names, labels: Callable[[Column], str],
-             value_text: Callable[[Column, Any], str]) -> str:
-    """The list as CSV: the same columns as the page, headers in the user's language."""
+def csv_lines(otype: ObjectType, rows: Iterable[Any], names: Names, labels: Callable[[Column], str],
+              value_text: Callable[[Column, Any], str], flush_at: int = 64 * 1024) -> Iterator[str]:
+    """The list as CSV, a piece at a time (the header first, then about ``flush_at`` characters
+    of rows per piece): the same columns as the page, headers in the user's language."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([labels(c) for c in otype.columns])
     for row in rows:
         writer.writerow([_csv_safe(value_text(c, c.get(row, names))) for c in otype.columns])
-    return out.getvalue()
+        if out.tell() >= flush_at:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 def contains(column: Any, q: str) -> Any:

@@ -145,7 +145,12 @@ ENUMS: dict[str, dict[str, Any]] = {
                   "works_council": _l("works council informed"), "acceptance_test": _l("local acceptance test"),
                   "monitoring_plan": _l("monitoring plan"), "art27": _l("Art. 27 recorded"),
                   "art49": _l("Art. 49 recorded")},
+    # The checks an audit entry of a routing decision records (registry.services.decisions).
+    "audit_check": {"authorisation": _l("authorisation"), "consent": _l("consent")},
+    "consent": {"objection": _l("the patient objected"), "no-objection": _l("no objection")},
 }
+# The enumeration of each audit check's outcome.
+CHECK_VALUES = {"authorisation": "outcome", "consent": "consent"}
 
 # The sentence for each reason code (the decision API's detail adds the specifics, in English).
 REASONS: dict[str, Any] = {

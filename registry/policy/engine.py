@@ -40,7 +40,7 @@ POLICY_ERROR = "POLICY_ERROR"
 ROUTE_ACTION = 'Action::"route"'
 # Verdicts remembered per engine; far more than the distinct questions a registry asks (gateways ×
 # tools × the combinations of facts that actually occur). When full it starts again, empty.
-VERDICT_CACHE_SIZE = 50_000
+VERDICT_CACHE_SIZE = 10_000  # about 7 MB at most (a key is some 600 characters of JSON)
 
 _ANNOTATION = re.compile(r'@(id|reason)\("([^"]*)"\)')
 

@@ -19,7 +19,7 @@ from registry.domain.pricing import Ceiling, PriceSchedule, Split, SplitRule, Ti
 from registry.domain.quota import OnQuotaExhausted, QuotaPeriod
 from registry.permissions import Permission
 from registry.services._rows import create_row, delete_row, set_status, update_row
-from registry.services.errors import NotFound, ValidationFailed
+from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 
 _MONEY_KEYS = ("unit_price_cents", "overage_price_cents", "annual_fee_cents", "minimum_commitment_cents")
@@ -92,6 +92,9 @@ def create_contract(session: Session, *, actor: Actor, clock: Clock, reference: 
     vendor = session.get(Organisation, vendor_id)
     if vendor is None or vendor.kind != "vendor":
         raise ValidationFailed("invalid framework contract", {"vendor_id": "must be a vendor"})
+    if session.scalar(select(FrameworkContract.id).where(FrameworkContract.reference == reference)) is not None:
+        raise Conflict("a framework contract with this reference already exists",
+                               {"reference": "a framework contract with this reference already exists"})
     contract = FrameworkContract(reference=reference, title=title, vendor_id=vendor_id,
                                  starts_on=starts_on, ends_on=ends_on, extends_id=extends_id,
                                  extension_options=extension_options or [], status=status,
@@ -303,6 +306,10 @@ def create_licence(session: Session, *, actor: Actor, clock: Clock, reference: s
     """A call-off licence of one hospital for one tool; refused when it would lie outside the
     framework's term or break its ceiling."""
     actor.require(Permission.CONTRACTS_WRITE)  # first: an unauthorised caller learns nothing
+    if session.scalar(select(Licence.id).where(Licence.reference == reference)) is not None:
+        # Said at the field (the unique constraint behind it would only name itself).
+        raise Conflict("a licence with this reference already exists",
+                               {"reference": "a licence with this reference already exists"})
     licence = Licence(reference=reference, contract_id=contract_id, hospital_id=hospital_id,
                       tool_id=tool_id, starts_on=starts_on, ends_on=ends_on,
                       quota_limit=quota_limit, quota_period=quota_period,

@@ -29,10 +29,10 @@ from registry.services import allocation as allocation_service
 from registry.services import bulk_import
 from registry.services import contracts as service
 from registry.services import hospitals as hospital_service
-from registry.services.errors import ValidationFailed
+from registry.services.errors import Conflict, ValidationFailed
 from registry.web import blueprint
 from registry.web.i18n import _, _l
-from registry.web.sentences import N_  # a change's message is stored in English, read translated
+from registry.web.sentences import N_, sentence  # services speak English; pages read it translated
 from registry.web.views import login_required
 from registry.workspace.base import get_row
 from registry.workspace.types.contracts import CONTRACTS, LICENCES
@@ -105,7 +105,8 @@ def _contract_form(contract: FrameworkContract | None) -> ContractForm:
 def _put_errors(form: FlaskForm, exc: ValidationFailed, aliases: dict[str, str] | None = None) -> None:
     """A service's field errors next to the form's fields (the rest at the top)."""
     aliases = aliases or {}
-    for key, message in (exc.fields or {"": exc.detail}).items():
+    for key, text in (exc.fields or {"": exc.detail}).items():
+        message = sentence(text)  # the service's English, in the user's language where known
         name = aliases.get(key, key.split(".")[0])
         target = getattr(form, name, None) if name else None
         if target is None or not hasattr(target, "errors"):
@@ -118,7 +119,7 @@ def _attempt(form: FlaskForm, call, aliases: dict[str, str] | None = None):  # n
     """One service call for a valid form: its result, or None with the refusal at the fields."""
     try:
         return call()
-    except ValidationFailed as exc:
+    except (ValidationFailed, Conflict) as exc:  # refused: the form again, with what was typed
         _put_errors(form, exc, aliases)
         return None
 

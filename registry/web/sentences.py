@@ -95,6 +95,7 @@ SENTENCES: list[tuple[str, dict[str, str]]] = [
     (N_("one of deny, overage"), {}),
     (N_("the same reference as line %(line)s"), {}),
     (N_("a licence with this reference already exists"), {}),
+    (N_("a framework contract with this reference already exists"), {}),
     (N_("must be a hospital"), {}),
     (N_("the framework contract does not cover this tool"), {}),
     (N_("ends before it starts"), {}),

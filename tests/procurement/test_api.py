@@ -108,3 +108,27 @@ def test_onboarding_preview_and_the_real_thing(client, session, clock):
     assert off.status_code == 200 and off.get_json()["licences_ended"]
     viewer = _token(session, clock, "lezer@demo.aifi.nl")
     assert client.post("/api/v1/hospitals", headers=viewer, json=body).status_code == 403
+
+
+def test_a_reference_already_taken_is_a_conflict_named_at_its_field(client, session, clock):
+    """A second licence or contract under a taken reference: 409 with the field, nothing stored."""
+    from sqlalchemy import func
+
+    headers = _token(session, clock, "inkoop@demo.aifi.nl")
+    taken = session.scalar(select(Licence).where(Licence.reference == "AIFI-LIC-BONEXPERT-011-2025"))
+    fw = _contract(session, "BONEXPERT")
+    before = session.scalar(select(func.count()).select_from(Licence))
+    answer = client.post("/api/v1/licences", headers=headers, json={
+        "reference": taken.reference, "contract_id": taken.contract_id, "hospital_id": taken.hospital_id,
+        "tool_id": taken.tool_id, "starts_on": str(taken.starts_on), "ends_on": str(taken.ends_on),
+        "quota_limit": 5})
+    assert answer.status_code == 409, answer.get_json()
+    assert answer.get_json()["error"]["fields"] == {"reference": "a licence with this reference already exists"}
+    assert session.scalar(select(func.count()).select_from(Licence)) == before
+    again = client.post("/api/v1/contracts", headers=headers, json={
+        "reference": fw.reference, "title": "Again", "vendor_id": fw.vendor_id, "starts_on": "2027-01-01",
+        "ends_on": "2027-12-31", "buyer_ids": [taken.hospital_id],
+        "tools": [{"tool_id": taken.tool_id, "unit_price_cents": 100}]})
+    assert again.status_code == 409 and "reference" in again.get_json()["error"]["fields"]
+    assert session.scalar(select(func.count()).select_from(FrameworkContract).where(
+        FrameworkContract.reference == fw.reference)) == 1

@@ -128,3 +128,19 @@ def test_reconciliation_by_hospital_name_and_reference_with_idle_licences(client
     # Noord never used its call-offs in the pilot year: still listed, with zeros.
     assert "AIFI-LIC-BONEXPERT-101-2025" in html
     assert client.get("/usage/reconciliation?period_start=June").status_code == 400
+
+
+def test_a_refused_licence_form_says_why_in_dutch(client, session):
+    """The service's refusal (a reference taken) is shown beside the field in the page's language."""
+    login(client, "inkoop@demo.aifi.nl")
+    taken = session.scalar(select(Licence).where(Licence.reference == "AIFI-LIC-BONEXPERT-011-2025"))
+    page = client.get(f"/licences/new?contract={taken.contract_id}&lang=nl").get_data(as_text=True)
+    refused = client.post("/licences/new?lang=nl", data={
+        "csrf_token": csrf_token(page), "reference": taken.reference, "contract_id": str(taken.contract_id),
+        "hospital_id": str(taken.hospital_id), "tool_id": str(taken.tool_id),
+        "starts_on": str(taken.starts_on), "ends_on": str(taken.ends_on), "quota_limit": "",
+        "quota_period": "term", "on_quota_exhausted": "deny"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "er bestaat al een licentie met deze referentie" in html
+    assert "a licence with this reference already exists" not in html

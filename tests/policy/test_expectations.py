@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.policy.engine import POLICY_DIR, REASON_CODES, PolicyEngine, PolicyLoadError
+from registry.policy.engine import POLICY_DIR, REASON_CODES, PolicyEngine, PolicyLoadError, _escape
 
 TABLES = POLICY_DIR / "tests"
 BASELINE = json.loads((TABLES / "baseline.json").read_text())
@@ -146,6 +146,7 @@ def test_quotes_and_backslashes_in_a_client_id_or_slug_are_escaped(policy_engine
     """An id with a quote or a backslash is still a well-formed Cedar entity, not a policy error."""
     verdict = policy_engine.evaluate(principal, resource, BASELINE)
     assert verdict.permit and verdict.errors == ()
+    assert _escape('gw\\"1') == 'gw\\\\\\"1'  # gw\"1 → gw\\\"1
 
 
 def test_no_policies_or_no_schema_stops_start_up(tmp_path):

@@ -124,6 +124,7 @@ def test_a_forbid_policy_with_an_error_cannot_turn_into_a_permit(tmp_path):
         '@id("forbid.objection")\n@reason("PATIENT_OBJECTION")\n'
         'forbid (principal, action == Action::"route", resource) when { context.patient.objected };')
     engine = PolicyEngine.load(d)
+    assert engine.reasons_by_id["forbid.objection"] == "PATIENT_OBJECTION"  # a forbid's annotations are read too
     facts = copy.deepcopy(BASELINE)
     del facts["patient"]["objected"]  # the forbid errors on the missing attribute and is skipped
     verdict = engine.evaluate("gw", "tool", facts)

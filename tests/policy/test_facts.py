@@ -108,7 +108,9 @@ def test_each_fact_turns_on_its_own(change, changed):
 
 
 def test_no_licence_and_no_agreement():
-    context = compute_facts(_snap(licence=None, agreement=None), HAND).context
+    facts = compute_facts(_snap(licence=None, agreement=None), HAND)
+    assert facts.window is None and facts.quota is None
+    context = facts.context
     assert context["licence"] == {"present": False, "in_force": False, "contract_in_force": True,
                                   "quota_limited": False, "quota_remaining": 0, "overage_allowed": False}
     assert context["agreement"] == {"present": False, "signed": False, "in_force": False,

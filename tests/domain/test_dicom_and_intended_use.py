@@ -102,3 +102,96 @@ def test_an_empty_identifier_is_none_not_an_error(value, expected):
     assert validate_eight_digits(value, "URA") == expected
     with pytest.raises(ValueError):
         validate_eight_digits("9900010", "URA")
+
+
+# Rules the mutation run of 2026-11-30 found untested (docs/testing.md, "Mutation testing").
+
+@pytest.mark.parametrize("spec, study", [
+    (BONEXPERT, Study(modality="dx", body_part="hand", age_years=Decimal(9), sex="M")),
+    ({"modalities": ["dx"], "body_parts": ["hand"]}, Study(modality="DX", body_part="HAND")),
+])
+def test_modality_and_body_part_match_whatever_their_case(spec, study):
+    assert check_intended_use(spec, study) == []
+
+
+@pytest.mark.parametrize("spec, sex, age, attributes", [
+    (BONEXPERT, "M", "19", []), (BONEXPERT, "M", "19.01", ["age"]), (BONEXPERT, "M", "0", []),
+    (BONEXPERT, "F", "18", []), (BONEXPERT, "F", "18.01", ["age"]),
+    (CINA, None, "18", []), (CINA, None, "17.99", ["age"]),
+    ({"modalities": ["CT"], "age_years": {"max": 0}}, None, "0", []),
+    ({"modalities": ["CT"], "age_years": {"min": 0, "max": 5}}, None, "-1", ["age"]),
+])
+def test_age_bounds_are_inclusive(spec, sex, age, attributes):
+    study = Study(modality=spec["modalities"][0], body_part="HAND", age_years=Decimal(age), sex=sex,
+                  contrast=True)
+    assert [m.attribute for m in check_intended_use(spec, study)] == attributes
+
+
+def test_a_sex_without_an_age_range_is_outside_intended_use():
+    """BoneXpert has ranges for M and F only: a study of sex O is outside, once, for its age."""
+    study = Study(modality="DX", body_part="HAND", age_years=Decimal(9), sex="O")
+    assert [(m.attribute, m.detail) for m in check_intended_use(BONEXPERT, study)] == [
+        ("age", "the tool has no age range for patient sex O")]
+
+
+@pytest.mark.parametrize("sex, attributes", [(None, ["sex"]), ("", ["sex"]), ("F", [])])
+def test_a_required_attribute_must_be_present(sex, attributes):
+    spec = {"modalities": ["DX"], "requires": ["sex"]}
+    assert [m.attribute for m in check_intended_use(spec, Study(modality="DX", sex=sex))] == attributes
+
+
+@pytest.mark.parametrize("contrast, attributes", [(True, ["contrast"]), (False, []), (None, [])])
+def test_a_tool_for_plain_studies_refuses_contrast(contrast, attributes):
+    spec = {"modalities": ["CT"], "contrast": "forbidden"}
+    assert [m.attribute for m in check_intended_use(spec, Study(modality="CT", contrast=contrast))] == attributes
+
+
+@pytest.mark.parametrize("sent, attributes", [
+    (("1.2.9",), ["sop_class"]), (("1.2.9", "1.2.3"), []), ((), []),
+])
+def test_one_sop_class_must_match_when_the_gateway_sends_them(sent, attributes):
+    spec = {"modalities": ["CT"], "sop_class_uids": ["1.2.3", "1.2.4"]}
+    study = Study(modality="CT", sop_class_uids=sent)
+    assert [m.attribute for m in check_intended_use(spec, study)] == attributes
+
+
+def test_every_mismatch_in_order_with_its_sentence():
+    spec = {"modalities": ["CT"], "body_parts": ["CHEST"], "age_years": {"min": 18}, "contrast": "required",
+            "sop_class_uids": ["1.2.3"], "requires": ["sex"]}
+    study = Study(modality="MR", body_part="HEAD", age_years=Decimal("4.5"), contrast=False,
+                  sop_class_uids=("1.2.9",))
+    assert [(m.attribute, m.detail) for m in check_intended_use(spec, study)] == [
+        ("modality", "Modality MR is not one of CT"),
+        ("body_part", "BodyPartExamined HEAD is not one of CHEST"),
+        ("age", "patient age 4.5 y is below the minimum of 18 y"),
+        ("sex", "the study has no PatientSex; the tool needs it"),
+        ("contrast", "the tool needs a contrast-enhanced study"),
+        ("sop_class", "none of the study's SOP classes is supported by the tool"),
+    ]
+    assert [m.detail for m in check_intended_use(spec, Study(modality="CT", body_part="CHEST", sex="F"))] == [
+        "the study has no patient age; the tool has an age range",
+        "the study does not say whether contrast was given; the tool needs a contrast-enhanced study"]
+    assert [m.detail for m in check_intended_use({"modalities": ["CT"], "contrast": "forbidden"},
+                                                 Study(modality="CT", contrast=True))] == [
+        "the tool is not for contrast-enhanced studies"]
+    assert [m.detail for m in check_intended_use({"modalities": ["CR", "DX"]}, Study())] == [
+        "the study has no Modality; the tool needs one of CR, DX"]
+
+
+@pytest.mark.parametrize("spec", [
+    "CT", ["CT"], {"modalities": ["CT"], "requires": ["colour"]},
+    {"modalities": ["CT"], "age_years_by_sex": {"M": {"min": 0, "max": 19}, "F": {"min": 18, "max": 0}}},
+])
+def test_more_invalid_intended_uses_are_refused(spec):
+    with pytest.raises(ValueError):
+        validate_spec(spec)
+
+
+def test_a_full_intended_use_is_accepted_as_is():
+    spec = {"modalities": ["CR"], "body_parts": ["HAND"], "age_years": {"min": 5, "max": 5},
+            "age_years_by_sex": {"M": {"min": 0}, "F": {"max": 18}}, "contrast": "forbidden",
+            "sop_class_uids": ["1.2.3"], "requires": list(("modality", "body_part", "age", "sex",
+                                                            "contrast", "sop_class")), "notes": "n"}
+    assert validate_spec(spec) is spec
+    for contrast in ("required", None):
+        assert validate_spec({"modalities": ["CT"], "contrast": contrast, "age_years": None})["modalities"] == ["CT"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.policy.engine import POLICY_DIR, REASON_CODES, PolicyEngine, PolicyLoadError
+from registry.policy.engine import POLICY_DIR, REASON_CODES, PolicyEngine, PolicyLoadError, _escape
 
 TABLES = POLICY_DIR / "tests"
 BASELINE = json.loads((TABLES / "baseline.json").read_text())
@@ -124,8 +124,68 @@ def test_a_forbid_policy_with_an_error_cannot_turn_into_a_permit(tmp_path):
         '@id("forbid.objection")\n@reason("PATIENT_OBJECTION")\n'
         'forbid (principal, action == Action::"route", resource) when { context.patient.objected };')
     engine = PolicyEngine.load(d)
+    assert engine.reasons_by_id["forbid.objection"] == "PATIENT_OBJECTION"  # a forbid's annotations are read too
     facts = copy.deepcopy(BASELINE)
     del facts["patient"]["objected"]  # the forbid errors on the missing attribute and is skipped
     verdict = engine.evaluate("gw", "tool", facts)
     assert not verdict.permit
     assert "POLICY_ERROR" in verdict.failed
+
+
+# The engine's own rules the mutation run of 2026-11-30 found untested (docs/testing.md).
+
+def test_a_verdict_names_the_policies_that_decided(policy_engine):
+    assert policy_engine.evaluate("gw", "tool", BASELINE).rules == ("route",)
+    facts = _merge(BASELINE, {"gateway": {"active": False}, "patient": {"objected": True}})
+    verdict = policy_engine.evaluate("gw", "tool", facts)
+    assert (verdict.permit, verdict.failed, verdict.rules, verdict.errors) == (
+        False, ("GATEWAY_INACTIVE", "PATIENT_OBJECTION"), ("check.gateway-active", "check.no-objection"), ())
+
+
+@pytest.mark.parametrize("principal, resource", [('gw"1', 'tool"'), ("gw\\", "tool\\"), ('\\"', '\\\\"')])
+def test_quotes_and_backslashes_in_a_client_id_or_slug_are_escaped(policy_engine, principal, resource):
+    """An id with a quote or a backslash is still a well-formed Cedar entity, not a policy error."""
+    verdict = policy_engine.evaluate(principal, resource, BASELINE)
+    assert verdict.permit and verdict.errors == ()
+    assert _escape('gw\\"1') == 'gw\\\\\\"1'  # gw\"1 → gw\\\"1
+
+
+def test_no_policies_or_no_schema_stops_start_up(tmp_path):
+    with pytest.raises(PolicyLoadError, match="no policies"):
+        PolicyEngine.load(tmp_path)
+    d = _copy_policies(tmp_path)
+    (d / "schema.cedarschema").unlink()
+    with pytest.raises(PolicyLoadError, match="no policies or schema"):
+        PolicyEngine.load(d)
+
+
+@pytest.mark.parametrize("annotations, match", [
+    ('@reason("X")\n', "no @id"), ('@id("extra")\n', "without @reason"),
+    ('@id("extra")\n@reason("")\n', "without @reason"),
+    ('@id("check.extra")\n@reason("NOT_A_CODE")\n', r"unknown \['NOT_A_CODE'\]"),
+])
+def test_every_policy_needs_an_id_and_a_reason_and_every_check_a_known_code(tmp_path, annotations, match):
+    d = _copy_policies(tmp_path)
+    (d / "extra.cedar").write_text(annotations + 'permit (principal, action == Action::"route", resource)'
+                                   " when { context.gateway.active };")
+    with pytest.raises(PolicyLoadError, match=match):
+        PolicyEngine.load(d)
+
+
+def test_a_check_lost_is_named(tmp_path):
+    d = _copy_policies(tmp_path)
+    text = (d / "checks.cedar").read_text().replace('@reason("PATIENT_OBJECTION")', '@reason("QUOTA_EXHAUSTED")')
+    (d / "checks.cedar").write_text(text)
+    with pytest.raises(PolicyLoadError, match=r"missing \['PATIENT_OBJECTION'\], unknown \[\]"):
+        PolicyEngine.load(d)
+
+
+def test_the_policy_version_changes_with_the_schema_and_a_file_name(policy_engine, tmp_path):
+    d = _copy_policies(tmp_path)
+    assert PolicyEngine.load(d).version.startswith("sha256:") and len(policy_engine.version) == 7 + 64
+    (d / "schema.cedarschema").write_text((d / "schema.cedarschema").read_text() + "\n// edit\n")
+    assert PolicyEngine.load(d).version != policy_engine.version
+    (tmp_path / "renamed").mkdir()
+    d2 = _copy_policies(tmp_path / "renamed")
+    (d2 / "route.cedar").rename(d2 / "route2.cedar")  # the same texts in the same order
+    assert PolicyEngine.load(d2).version != policy_engine.version

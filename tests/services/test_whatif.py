@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 from registry.clock import FixedClock
 from registry.db.contracts import QuotaCounter
-from registry.policy.engine import PolicyEngine
+from registry.policy.engine import POLICY_DIR, PolicyEngine
 from registry.services import agreements, contracts, decisions, deployments, tools, whatif
 from tests.conftest import DEMO_NOW
 from tests.factories import CLINICAL_OWNER, SYSTEM, child_hand, make_world
@@ -142,7 +142,7 @@ def test_a_new_policy_set_both_ways(session, clock, policy_engine, two_worlds, t
                                    reason="risk")
     session.commit()
     lenient = tmp_path / "policies"
-    shutil.copytree(PolicyEngine.load.__defaults__[0], lenient)
+    shutil.copytree(POLICY_DIR, lenient)  # not load.__defaults__: mutmut wraps load
     route = (lenient / "route.cedar").read_text()
     assert "(!context.deployment.required || context.deployment.approved) &&" in route
     (lenient / "route.cedar").write_text(route.replace(
@@ -170,7 +170,7 @@ def test_the_command_line(fresh_engine, monkeypatch, tmp_path):
     monkeypatch.setenv("REGISTRY_SIGNING_KEY_DIR", str(tmp_path / "keys"))
     runner = CliRunner()
     assert runner.invoke(main, ["demo"]).exit_code == 0
-    same = runner.invoke(main, ["whatif", "--policies", str(PolicyEngine.load.__defaults__[0]), "--json"])
+    same = runner.invoke(main, ["whatif", "--policies", str(POLICY_DIR), "--json"])
     assert same.exit_code == 0, same.output
     out = json.loads(same.output)
     assert (out["to_deny"], out["to_permit"], out["days"]) == (0, 0, 30)

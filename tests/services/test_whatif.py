@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 from registry.clock import FixedClock
 from registry.db.contracts import QuotaCounter
-from registry.policy.engine import PolicyEngine
+from registry.policy.engine import POLICY_DIR, PolicyEngine
 from registry.services import agreements, contracts, decisions, deployments, tools, whatif
 from tests.conftest import DEMO_NOW
 from tests.factories import CLINICAL_OWNER, SYSTEM, child_hand, make_world
@@ -142,7 +142,7 @@ def test_a_new_policy_set_both_ways(session, clock, policy_engine, two_worlds, t
                                    reason="risk")
     session.commit()
     lenient = tmp_path / "policies"
-    shutil.copytree(PolicyEngine.load.__defaults__[0], lenient)
+    shutil.copytree(POLICY_DIR, lenient)
     route = (lenient / "route.cedar").read_text()
     assert "(!context.deployment.required || context.deployment.approved) &&" in route
     (lenient / "route.cedar").write_text(route.replace(

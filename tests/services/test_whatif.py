@@ -170,7 +170,7 @@ def test_the_command_line(fresh_engine, monkeypatch, tmp_path):
     monkeypatch.setenv("REGISTRY_SIGNING_KEY_DIR", str(tmp_path / "keys"))
     runner = CliRunner()
     assert runner.invoke(main, ["demo"]).exit_code == 0
-    same = runner.invoke(main, ["whatif", "--policies", str(PolicyEngine.load.__defaults__[0]), "--json"])
+    same = runner.invoke(main, ["whatif", "--policies", str(POLICY_DIR), "--json"])
     assert same.exit_code == 0, same.output
     out = json.loads(same.output)
     assert (out["to_deny"], out["to_permit"], out["days"]) == (0, 0, 30)

@@ -75,6 +75,8 @@ def test_inserted_entry_fails_after_it(sealed, signer):
     report = verify(sealed, signer)
     assert report.failure.seq == 7
     assert "prev_hash" in report.failure.reason
+    # The failure names the entry that no longer links, for whoever investigates.
+    assert report.failure.event_id == sealed.scalar(select(AuditEntry.event_id).where(AuditEntry.seq == 7))
 
 
 def test_reordered_entries_fail_at_the_first(sealed, signer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.auth.tokens import actor_for_token, issue_gateway_token, revoke_token
+from registry.auth.tokens import actor_for_token, issue_gateway_token, issue_user_token, revoke_token
 from registry.services import decisions as decision_service
 from tests.auth.helpers import basic, secret_gateway, staff_bearer
 from tests.factories import child_hand, make_world
@@ -67,6 +67,26 @@ def test_revoking_a_token_revokes_that_one_only_and_once(session, clock, world):
     assert revoke_token(session, clock=clock, token=first.access_token) is False
     session.refresh(first.row)
     assert first.row.revoked_at == revoked_at
+
+
+def test_a_personal_token_acts_with_its_scopes_and_a_session_token_with_the_roles(session, clock):
+    """A personal API token grants exactly the permissions it names (its owner's roles bound
+    them); a session ("staff") token grants what the roles hold."""
+    from sqlalchemy import select
+
+    from registry.db.users import User
+    from registry.permissions import Permission, permissions_for_roles
+    from registry.services import api_tokens
+    from tests.factories import SYSTEM
+
+    user = session.scalar(select(User).where(User.email == AUDITOR))
+    personal = api_tokens.create_personal_token(session, actor=SYSTEM, clock=clock, user_id=user.id,
+                                                name="audit script", scopes=["tokens:introspect", "audit:read"])
+    actor = actor_for_token(session, clock=clock, token=personal.token)
+    assert actor.permissions == {Permission.TOKENS_INTROSPECT, Permission.AUDIT_READ}
+    staff = issue_user_token(session, clock=clock, user=user, ttl=600)
+    assert actor_for_token(session, clock=clock, token=staff.access_token).permissions == \
+        permissions_for_roles(user.roles)
 
 
 @pytest.mark.parametrize("hint", ["refresh_token", "access_token", "something-else"])

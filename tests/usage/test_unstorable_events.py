@@ -69,3 +69,13 @@ def test_events_from_before_the_registry_are_refused(client, session, clock, pol
     answer = client.post("/api/v1/usage", json={"events": [event(d.id, "ev-1", at="1999-12-31T23:00:00Z")]},
                          headers=headers).get_json()
     assert answer["rejected"][0]["detail"] == "occurred_at: before the registry existed"
+
+
+def test_a_refused_event_names_each_field_that_is_wrong(clock):
+    """The detail of an INVALID_EVENT names the fields, one "field: why" per error, so that a
+    gateway's operator can see what to fix."""
+    raw = {"event_id": "ev-1", "outcome": "done", "occurred_at": "2026-06-01T10:00:00Z"}
+    with pytest.raises(usage_service._Reject) as refused:
+        usage_service._validate(raw, clock.now())
+    assert refused.value.code == "INVALID_EVENT"
+    assert [part.split(":")[0] for part in refused.value.detail.split("; ")] == ["decision_id", "outcome"]

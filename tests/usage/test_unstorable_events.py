@@ -79,3 +79,17 @@ def test_a_refused_event_names_each_field_that_is_wrong(clock):
         usage_service._validate(raw, clock.now())
     assert refused.value.code == "INVALID_EVENT"
     assert [part.split(":")[0] for part in refused.value.detail.split("; ")] == ["decision_id", "outcome"]
+
+
+@pytest.mark.parametrize("at, valid", [
+    ("2019-12-31T23:59:59Z", False), ("2020-01-01T00:00:00Z", True),  # the registry's first day
+    ("2020-01-01T01:00:00+01:00", True),  # the same instant
+])
+def test_usage_before_the_registry_existed_is_an_invalid_event(clock, at, valid):
+    raw = {"event_id": "ev-1", "decision_id": "d-1", "outcome": "completed", "occurred_at": at}
+    if valid:
+        assert usage_service._validate(raw, clock.now()).event_id == "ev-1"
+        return
+    with pytest.raises(usage_service._Reject) as refused:
+        usage_service._validate(raw, clock.now())
+    assert (refused.value.code, refused.value.detail) == ("INVALID_EVENT", "occurred_at: before the registry existed")

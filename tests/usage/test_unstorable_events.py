@@ -93,3 +93,17 @@ def test_usage_before_the_registry_existed_is_an_invalid_event(clock, at, valid)
     with pytest.raises(usage_service._Reject) as refused:
         usage_service._validate(raw, clock.now())
     assert (refused.value.code, refused.value.detail) == ("INVALID_EVENT", "occurred_at: before the registry existed")
+
+
+@pytest.mark.parametrize("ahead, valid", [(300, True), (301, False)])
+def test_usage_up_to_five_minutes_ahead_is_clock_skew_beyond_it_the_future(clock, ahead, valid):
+    from datetime import timedelta
+
+    at = (clock.now() + timedelta(seconds=ahead)).isoformat()
+    raw = {"event_id": "ev-1", "decision_id": "d-1", "outcome": "completed", "occurred_at": at}
+    if valid:
+        assert usage_service._validate(raw, clock.now()).event_id == "ev-1"
+        return
+    with pytest.raises(usage_service._Reject) as refused:
+        usage_service._validate(raw, clock.now())
+    assert (refused.value.code, refused.value.detail) == ("INVALID_EVENT", "occurred_at: lies in the future")

@@ -75,6 +75,8 @@ def test_inserted_entry_fails_after_it(sealed, signer):
     report = verify(sealed, signer)
     assert report.failure.seq == 7
     assert "prev_hash" in report.failure.reason
+    # The failure names the entry that no longer links, for whoever investigates.
+    assert report.failure.event_id == sealed.scalar(select(AuditEntry.event_id).where(AuditEntry.seq == 7))
 
 
 def test_reordered_entries_fail_at_the_first(sealed, signer):
@@ -134,3 +136,16 @@ def test_forged_checkpoint_signature_fails(sealed, signer, tmp_path):
 def test_checkpoint_column_changed_fails(sealed, signer):
     sql(sealed, "UPDATE audit_checkpoints SET head_hash = :h WHERE seq = 10", h="f" * 64)
     assert verify(sealed, signer).failure.seq == 10
+
+
+def test_the_earliest_break_is_reported_and_the_first_found_of_a_seq_stays():
+    from registry.audit.verify import Failure, VerifyReport
+
+    report = VerifyReport()
+    report.fail(Failure(9, "found first at 9"))
+    report.fail(Failure(12, "later in the log"))
+    assert report.failure.reason == "found first at 9"
+    report.fail(Failure(9, "found second at 9"))  # what follows from the first break, not the cause
+    assert report.failure.reason == "found first at 9"
+    report.fail(Failure(4, "earlier in the log"))
+    assert (report.ok, report.failure.reason) == (False, "earlier in the log")

@@ -113,6 +113,22 @@ def test_assertion_refusals_say_why_for_known_and_unknown_clients_alike(client, 
     assert bodies[0] == bodies[1]
 
 
+def test_assertion_times_from_2000_through_9999_inclusive():
+    """The documented range of a claim's time is closed at both ends: its first and last second
+    are dates, the seconds just outside are refused."""
+    from datetime import datetime, timezone
+
+    from authlib.oauth2.rfc6749 import InvalidClientError
+
+    from registry.auth.server import _EPOCH_MAX, _EPOCH_MIN, _epoch
+
+    assert _epoch(_EPOCH_MIN, "nbf") == datetime(2000, 1, 1, tzinfo=timezone.utc)
+    assert _epoch(_EPOCH_MAX, "exp") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    for outside in (_EPOCH_MIN - 1, _EPOCH_MAX + 1):
+        with pytest.raises(InvalidClientError):
+            _epoch(outside, "iat")
+
+
 def test_a_replayed_assertion_is_refused_with_the_reason_until_it_expires(client, session, clock, world):
     gateway, key = keyed_gateway(session, clock, world.hospital)
     value = assertion(gateway.client_id, key, clock, exp=later(clock, minutes=55))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from registry.auth.tokens import actor_for_token, issue_gateway_token, issue_user_token, revoke_token
 from registry.services import decisions as decision_service
 from tests.auth.helpers import basic, secret_gateway, staff_bearer
 from tests.factories import child_hand, make_world
@@ -49,6 +50,43 @@ def test_revoking_another_gateways_token_is_200_and_does_nothing(client, session
     unknown = client.post("/oauth/revoke", data={"token": "aifi_at_unknown"},
                           headers=basic(mine.client_id, my_secret))
     assert unknown.status_code == 200
+
+
+def test_revoking_a_token_revokes_that_one_only_and_once(session, clock, world):
+    """Revocation stops the token named and no other (of the same gateway either); a second
+    revocation changes nothing and says so (the first moment stays the recorded one)."""
+    first = issue_gateway_token(session, clock=clock, gateway=world.gateway, scope="routing:decide", ttl=600)
+    second = issue_gateway_token(session, clock=clock, gateway=world.gateway, scope="routing:decide", ttl=600)
+    assert revoke_token(session, clock=clock, token=first.access_token) is True
+    session.refresh(first.row)
+    revoked_at = first.row.revoked_at
+    assert revoked_at is not None
+    assert actor_for_token(session, clock=clock, token=first.access_token) is None
+    assert actor_for_token(session, clock=clock, token=second.access_token) is not None
+    clock.advance(minutes=5)
+    assert revoke_token(session, clock=clock, token=first.access_token) is False
+    session.refresh(first.row)
+    assert first.row.revoked_at == revoked_at
+
+
+def test_a_personal_token_acts_with_its_scopes_and_a_session_token_with_the_roles(session, clock):
+    """A personal API token grants exactly the permissions it names (its owner's roles bound
+    them); a session ("staff") token grants what the roles hold."""
+    from sqlalchemy import select
+
+    from registry.db.users import User
+    from registry.permissions import Permission, permissions_for_roles
+    from registry.services import api_tokens
+    from tests.factories import SYSTEM
+
+    user = session.scalar(select(User).where(User.email == AUDITOR))
+    personal = api_tokens.create_personal_token(session, actor=SYSTEM, clock=clock, user_id=user.id,
+                                                name="audit script", scopes=["tokens:introspect", "audit:read"])
+    actor = actor_for_token(session, clock=clock, token=personal.token)
+    assert actor.permissions == {Permission.TOKENS_INTROSPECT, Permission.AUDIT_READ}
+    staff = issue_user_token(session, clock=clock, user=user, ttl=600)
+    assert actor_for_token(session, clock=clock, token=staff.access_token).permissions == \
+        permissions_for_roles(user.roles)
 
 
 @pytest.mark.parametrize("hint", ["refresh_token", "access_token", "something-else"])

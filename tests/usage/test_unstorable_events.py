@@ -69,3 +69,36 @@ def test_events_from_before_the_registry_are_refused(client, session, clock, pol
     answer = client.post("/api/v1/usage", json={"events": [event(d.id, "ev-1", at="1999-12-31T23:00:00Z")]},
                          headers=headers).get_json()
     assert answer["rejected"][0]["detail"] == "occurred_at: before the registry existed"
+
+
+def test_a_refused_event_names_each_field_that_is_wrong(clock):
+    """The detail of an INVALID_EVENT names the fields, one "field: why" per error, so that a
+    gateway's operator can see what to fix."""
+    raw = {"event_id": "ev-1", "outcome": "done", "occurred_at": "2026-06-01T10:00:00Z"}
+    with pytest.raises(usage_service._Reject) as refused:
+        usage_service._validate(raw, clock.now())
+    assert refused.value.code == "INVALID_EVENT"
+    assert [part.split(":")[0] for part in refused.value.detail.split("; ")] == ["decision_id", "outcome"]
+
+
+FIRST_SECOND, SKEW = "2020-01-01T00:00:00Z", 300  # the registry's first day; five minutes ahead
+PAST, FUTURE = "occurred_at: before the registry existed", "occurred_at: lies in the future"
+
+
+@pytest.mark.parametrize("at, refused_with", [
+    ("2019-12-31T23:59:59Z", PAST), (FIRST_SECOND, None),
+    ("2020-01-01T01:00:00+01:00", None),  # the same instant
+    (SKEW, None), (SKEW + 1, FUTURE),  # seconds from now: clock skew, then the future
+])
+def test_usage_is_valid_from_the_registrys_first_day_to_five_minutes_ahead(clock, at, refused_with):
+    from datetime import timedelta
+
+    if isinstance(at, int):
+        at = (clock.now() + timedelta(seconds=at)).isoformat()
+    raw = {"event_id": "ev-1", "decision_id": "d-1", "outcome": "completed", "occurred_at": at}
+    if refused_with is None:
+        assert usage_service._validate(raw, clock.now()).event_id == "ev-1"
+        return
+    with pytest.raises(usage_service._Reject) as refused:
+        usage_service._validate(raw, clock.now())
+    assert (refused.value.code, refused.value.detail) == ("INVALID_EVENT", refused_with)

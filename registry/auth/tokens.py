@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from registry.actor import Actor
 from registry.auth.secrets import ACCESS_TOKEN_PREFIX, hash_secret, new_secret
 from registry.clock import Clock
+from registry.db.direct import Direct
 from registry.db.oauth import AccessToken
 from registry.db.organisations import Gateway, Organisation
 from registry.db.users import User
@@ -56,14 +58,29 @@ def issue_user_token(session: Session, *, clock: Clock, user: User, ttl: int) ->
 
 
 # Built once: every API request runs this lookup, the token with its gateway and hospital in one
-# statement of plain columns (no ORM instances): a gateway's decision pays for one round trip.
-_TOKEN_LOOKUP = (select(AccessToken.revoked_at, AccessToken.expires_at, AccessToken.scope, AccessToken.user_id,
-                        Gateway.id, Gateway.client_id, Gateway.name, Gateway.hospital_id,
-                        Gateway.status.label("gateway_status"), Organisation.status.label("hospital_status"))
-                 .select_from(AccessToken)
-                 .outerjoin(Gateway, Gateway.id == AccessToken.gateway_id)
-                 .outerjoin(Organisation, Organisation.id == Gateway.hospital_id)
-                 .where(AccessToken.token_hash == bindparam("hash")))
+# statement of plain columns (no ORM instances), straight on the cursor (registry/db/direct.py):
+# a gateway's decision pays for one round trip and little else.
+class _TokenRow(NamedTuple):
+    revoked_at: object
+    expires_at: object
+    scope: str
+    user_id: int | None
+    id: int | None  # the gateway's (None for a person's token)
+    client_id: str | None
+    name: str | None
+    hospital_id: int | None
+    gateway_status: str | None
+    hospital_status: str | None
+
+
+_TOKEN_LOOKUP = Direct(
+    select(AccessToken.revoked_at, AccessToken.expires_at, AccessToken.scope, AccessToken.user_id,
+           Gateway.id, Gateway.client_id, Gateway.name, Gateway.hospital_id,
+           Gateway.status.label("gateway_status"), Organisation.status.label("hospital_status"))
+    .select_from(AccessToken)
+    .outerjoin(Gateway, Gateway.id == AccessToken.gateway_id)
+    .outerjoin(Organisation, Organisation.id == Gateway.hospital_id)
+    .where(AccessToken.token_hash == bindparam("hash")))
 
 
 def actor_for_token(session: Session, *, clock: Clock, token: str, request_id: str | None = None,
@@ -74,7 +91,8 @@ def actor_for_token(session: Session, *, clock: Clock, token: str, request_id: s
         return None
     # Lookup by hash through a unique index: the comparison never touches the plain value.
     # On the transaction's connection, past the ORM's execution layer (no entities to load).
-    row = session.connection().execute(_TOKEN_LOOKUP, {"hash": hash_secret(token)}).first()
+    found = _TOKEN_LOOKUP.first(session.connection(), {"hash": hash_secret(token)})
+    row = _TokenRow(*found) if found is not None else None
     now = clock.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None

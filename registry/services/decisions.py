@@ -36,6 +36,7 @@ from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
 from registry.db.decisions import Decision, Reservation
+from registry.db.direct import Direct
 from registry.db.organisations import Gateway, Organisation
 from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
@@ -134,28 +135,44 @@ _GATEWAY_AND_HOSPITAL = (select(Gateway, Organisation)
                          .where(Gateway.id == bindparam("gateway")))
 # The first statement of every decision, one round trip: the terms revision (is the cache still
 # good?) and the permit already stored under this study's idempotency key (is this a retry?).
-_REVISION_AND_PERMIT = select(
+# The statements every study runs go straight to the cursor (registry/db/direct.py).
+_REVISION_AND_PERMIT = Direct(select(
     select(TermsRevision.revision).where(TermsRevision.id == 1).scalar_subquery(),
-    select(Decision.id).where(Decision.idempotency_key == bindparam("key")).scalar_subquery())
-_INSERT_DECISION = insert(Decision.__table__)
-_INSERT_AUDIT = insert(AuditEntry.__table__)
+    select(Decision.id).where(Decision.idempotency_key == bindparam("key")).scalar_subquery()))
 
 
-def _insert_permit_once(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: a lost race on a retried
-    study is no row back, not an error, so no savepoint is needed around the reservation. (The
-    row count is not used: psycopg reports -1 for it here.)"""
-    if dialect not in _cache:
+def _with_defaults(table, keys: tuple[str, ...], prefix: str = "") -> dict[str, Any]:
+    """Bound values for ``keys`` and the table's scalar defaults for the other columns, spelled
+    out: statements run past SQLAlchemy's execution layer (and INSERT … SELECT) do not fill in
+    Python-side defaults by themselves."""
+    values: dict[str, Any] = {k: bindparam(f"{prefix}{k}", type_=table.c[k].type) for k in keys}
+    values.update({c.key: literal(c.default.arg, c.type) for c in table.columns
+                   if c.key not in keys and c.default is not None and c.default.is_scalar})
+    return values
+
+
+def _inserts(dialect: str, decision_keys: tuple[str, ...], entry_keys: tuple[str, ...],
+             _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
+    """SQLite: (the decision, the permit once, the audit entry) as three Direct statements.
+
+    The permit once is INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: a lost race
+    on a retried study is no row back, not an error, so no savepoint is needed around the
+    reservation. (The row count is not used: psycopg reports -1 for it.)"""
+    key = (dialect, decision_keys, entry_keys)
+    if key not in _cache:
+        decisions_table, audit_table = Decision.__table__, AuditEntry.__table__
         dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        _cache[dialect] = dialect_insert(Decision.__table__).on_conflict_do_nothing(
-            index_elements=["idempotency_key"]).returning(Decision.__table__.c.id)
-    return _cache[dialect]
+        decision = dialect_insert(decisions_table).values(_with_defaults(decisions_table, decision_keys))
+        once = decision.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(decisions_table.c.id)
+        entry = insert(audit_table).values(_with_defaults(audit_table, entry_keys))
+        _cache[key] = (Direct(decision), Direct(once), Direct(entry))
+    return _cache[key]
 
 
 def terms_view(session: Session, terms: TermsCache | None, revision: int | None = None) -> TermsView:
     """The terms for this transaction; without a cache (services called directly), a private one."""
     if revision is None:
-        revision = session.connection().execute(_REVISION_AND_PERMIT, {"key": None}).scalar()
+        revision = _REVISION_AND_PERMIT.first(session.connection(), {"key": None})[0]
     return TermsView(session, (terms or TermsCache()).entries(revision))
 
 
@@ -302,12 +319,13 @@ def _store(session: Session, decision: DecisionRecord, *, actor: Actor, once: bo
     if conn.dialect.name == "postgresql":
         params = {f"d_{key}": value for key, value in values.items()}
         params.update({f"a_{key}": value for key, value in entry.items()})
-        return conn.execute(_decision_with_entry(tuple(values), tuple(entry), once), params).first() is not None
+        return _decision_with_entry(tuple(values), tuple(entry), once).first(conn, params) is not None
+    plain, permit_once, audit = _inserts(conn.dialect.name, tuple(values), tuple(entry))
     if not once:
-        conn.execute(_INSERT_DECISION, values)
-    elif conn.execute(_insert_permit_once(conn.dialect.name), values).first() is None:
+        plain.run(conn, values)
+    elif permit_once.first(conn, values) is None:
         return False
-    conn.execute(_INSERT_AUDIT, entry)
+    audit.run(conn, entry)
     return True
 
 
@@ -319,20 +337,16 @@ def _decision_with_entry(decision_keys: tuple[str, ...], entry_keys: tuple[str, 
     key = (decision_keys, entry_keys, once)
     if key not in _cache:
         decisions_table, audit_table = Decision.__table__, AuditEntry.__table__
-        stored = pg_insert(decisions_table).values(
-            {k: bindparam(f"d_{k}", type_=decisions_table.c[k].type) for k in decision_keys})
+        stored = pg_insert(decisions_table).values(_with_defaults(decisions_table, decision_keys, "d_"))
         if once:
             stored = stored.on_conflict_do_nothing(index_elements=["idempotency_key"])
         stored = stored.returning(decisions_table.c.id).cte("stored_decision")
-        # The columns an entry leaves to their defaults (unsealed, this system as source),
-        # spelled out: an INSERT … SELECT does not fill in Python-side defaults by itself.
-        defaults = {c.key: c.default.arg for c in audit_table.columns
-                    if c.key not in entry_keys and c.default is not None and c.default.is_scalar}
-        _cache[key] = insert(audit_table).from_select(
-            [audit_table.c[k] for k in (*entry_keys, *defaults)],
-            select(*[bindparam(f"a_{k}", type_=audit_table.c[k].type) for k in entry_keys],
-                   *[literal(v, audit_table.c[k].type) for k, v in defaults.items()])
-            .select_from(stored), include_defaults=False).returning(audit_table.c.id)
+        # The columns an entry leaves to their defaults (unsealed, this system as source) are
+        # spelled out by _with_defaults.
+        columns = _with_defaults(audit_table, entry_keys, "a_")
+        _cache[key] = Direct(insert(audit_table).from_select(
+            [audit_table.c[k] for k in columns], select(*columns.values()).select_from(stored),
+            include_defaults=False).returning(audit_table.c.id))
     return _cache[key]
 
 
@@ -379,8 +393,8 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
     idem = idempotency_key(actor.hospital_id, request.tool, request.purpose, request.study.study_key)
     # Core statements go straight to the transaction's connection: the ORM's execution layer
     # costs more than an indexed lookup here.
-    revision, stored = session.connection().execute(
-        _REVISION_AND_PERMIT, {"key": None if request.dry_run else idem}).one()
+    revision, stored = _REVISION_AND_PERMIT.first(session.connection(),
+                                                  {"key": None if request.dry_run else idem})
     if stored is not None:
         return _replayed(session, actor=actor, clock=clock, outcome=_find_permit(session, idem),
                          request=request)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from registry.clock import Clock
 from registry.db.contracts import Licence, QuotaCounter
+from registry.db.direct import Direct
 from registry.db.tools import Tool
 from registry.domain.quota import Window
 
@@ -40,7 +41,9 @@ def _upserts(dialect: str, _cache: dict = {}):  # noqa: B006 - a deliberate per-
                                              where=QuotaCounter.used < bindparam("limit"))
         unlimited = base.on_conflict_do_update(index_elements=keys,
                                                set_={"used": QuotaCounter.used + 1})
-        _cache[dialect] = (limited.returning(QuotaCounter.used), unlimited.returning(QuotaCounter.used))
+        # Straight on the cursor (registry/db/direct.py): every permit runs one of them.
+        _cache[dialect] = (Direct(limited.returning(QuotaCounter.used)),
+                           Direct(unlimited.returning(QuotaCounter.used)))
     return _cache[dialect]
 
 
@@ -67,15 +70,15 @@ def reserve(session: Session, licence_id: int, window: Window, limit: int | None
     limited, unlimited = _upserts(conn.dialect.name)
     params = {"licence": licence_id, "start": window.starts_on, "end": window.ends_on}
     if limit is None:
-        return Taken(True, False, conn.execute(unlimited, params).scalar_one())
-    taken = conn.execute(limited, dict(params, limit=limit)).first() if limit > 0 else None
+        return Taken(True, False, unlimited.first(conn, params)[0])
+    taken = limited.first(conn, dict(params, limit=limit)) if limit > 0 else None
     if taken is not None:
         if clock is not None and taken[0] == limit:
             announce_exhausted(session, clock=clock, licence_id=licence_id, window=window, limit=limit)
         return Taken(True, False, taken[0])
     if allow_overage:
         # Beyond the quota: count it all the same, so that overage is billed from the counter.
-        return Taken(True, True, conn.execute(unlimited, params).scalar_one())
+        return Taken(True, True, unlimited.first(conn, params)[0])
     return Taken(False, False, None)
 
 

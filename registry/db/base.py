@@ -152,9 +152,13 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
+            dbapi_connection = conn.connection.dbapi_connection
             if writers is not None:
-                writers.acquire(conn.connection.dbapi_connection)
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+                writers.acquire(dbapi_connection)
+            # On the DBAPI connection: every request begins here, and SQLAlchemy's execution
+            # layer would cost more than the statement. An error is still SQLAlchemy's (its
+            # begin wraps whatever this listener raises). Statement listeners no longer see it.
+            dbapi_connection.execute("BEGIN IMMEDIATE")
 
         if writers is not None:
             writers.release_after_commit_and_rollback(engine)

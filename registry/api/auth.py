@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from registry.actor import Actor
 from registry.auth.tokens import actor_for_token, touch_token
+from registry.db.base import READS_FIRST
 from registry.edge import db, error_body, log_refusal, registry, request_id
 from registry.permissions import Permission
 
@@ -18,15 +19,21 @@ def current_actor() -> Actor:
     return g.actor
 
 
-def requires(*permissions: Permission) -> Callable:
+def requires(*permissions: Permission, reads_first: bool = False) -> Callable:
     """Declare the permission(s) a route needs (any one of them will do; the service checks the
-    exact one): 401 without a valid token, 403 without any of the permissions."""
+    exact one): 401 without a valid token, 403 without any of the permissions.
+
+    ``reads_first``: the request's transaction begins as a read (on SQLite without the write
+    lock, so that other workers' decisions go on meanwhile); the route's service promises to
+    commit before its first write (``registry.db.base.reads_first``)."""
     if not permissions or not all(isinstance(p, Permission) for p in permissions):
         raise ValueError(f"unknown permission in {permissions!r}")
 
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)
         def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if reads_first:
+                db().connection(execution_options=READS_FIRST)
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             actor = None
@@ -44,8 +51,11 @@ def requires(*permissions: Permission) -> Callable:
                 return error_body("FORBIDDEN", "this requires the permission "
                                   + " or ".join(permissions), 403)
             g.actor = actor
-            if actor.kind == "user" and touch_token(db(), clock=registry().clock, token=token.strip()):
-                db().commit()  # only the last-used time: nothing else has happened yet
+            if actor.kind == "user":
+                if reads_first:
+                    db().commit()  # end the read: what follows writes
+                if touch_token(db(), clock=registry().clock, token=token.strip()):
+                    db().commit()  # only the last-used time: nothing else has happened yet
             return view(*args, **kwargs)
 
         inner.required_permissions = permissions  # type: ignore[attr-defined]

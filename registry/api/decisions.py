@@ -40,7 +40,7 @@ def _answer(use_case, schema):  # noqa: ANN001, ANN202
 
 
 @blueprint.post("/decisions")
-@requires(Permission.ROUTING_DECIDE)
+@requires(Permission.ROUTING_DECIDE, reads_first=True)
 def decide():
     return _answer(service.decide, DecisionIn)
 

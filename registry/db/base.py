@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, event
 from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import Field, SQLModel
 
@@ -124,6 +125,19 @@ class _WriterQueue:
         event.listen(engine, "close_detached", lambda dbapi_connection: self.forget(dbapi_connection))
 
 
+# Execution option for a session's first connection: on SQLite, begin this transaction without
+# the write lock (BEGIN, not BEGIN IMMEDIATE), because the caller promises to end it before its
+# first write (see reads_first() and services/decisions.py). Ignored on PostgreSQL.
+READS_FIRST_OPTION = "registry_reads_first"
+READS_FIRST = {READS_FIRST_OPTION: True}
+
+
+def reads_first(connection: Any) -> bool:
+    """True when ``connection``'s transaction was begun as a read on SQLite (no write lock):
+    its holder must end it (commit) before writing, or SQLite may refuse the write."""
+    return connection.info.get(READS_FIRST_OPTION) is True
+
+
 def make_engine(url: str, **kw: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and serialised writers.
 
@@ -153,12 +167,22 @@ def make_engine(url: str, **kw: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
             dbapi_connection = conn.connection.dbapi_connection
-            if writers is not None:
+            # A transaction that only reads before it ends (see READS_FIRST) takes no write lock.
+            reads_first = conn.get_execution_options().get(READS_FIRST_OPTION) is True
+            conn.info[READS_FIRST_OPTION] = reads_first  # the pooled connection's: set at every begin
+            if writers is not None and not reads_first:
                 writers.acquire(dbapi_connection)
             # On the DBAPI connection: every request begins here, and SQLAlchemy's execution
-            # layer would cost more than the statement. An error is still SQLAlchemy's (its
-            # begin wraps whatever this listener raises). Statement listeners no longer see it.
-            dbapi_connection.execute("BEGIN IMMEDIATE")
+            # layer would cost more than the statement (statement listeners no longer see it).
+            # Its error is made SQLAlchemy's here (the edges answer those with a 503).
+            statement = "BEGIN" if reads_first else "BEGIN IMMEDIATE"
+            try:
+                dbapi_connection.execute(statement)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                if writers is not None:
+                    writers.release(dbapi_connection)
+                raise DBAPIError.instance(statement, (), exc, conn.dialect.loaded_dbapi.Error,
+                                          dialect=conn.dialect) from exc
 
         if writers is not None:
             writers.release_after_commit_and_rollback(engine)

@@ -35,6 +35,7 @@ from registry.db.clinical import Deployment
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
+from registry.db.base import reads_first
 from registry.db.decisions import Decision, Reservation
 from registry.db.direct import Direct
 from registry.db.organisations import Gateway, Organisation
@@ -386,16 +387,44 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
     """Decide for the actor's own gateway and hospital (never one named in the body).
 
     ``terms`` is the process's in-memory terms (the app's); without it every decision loads them.
+
+    When the session's transaction was begun as a read (SQLite, ``requires(reads_first=True)``),
+    everything up to the first write — the revision, the terms, any objection, the policies —
+    runs without SQLite's write lock, so that other workers decide meanwhile; the write lock is
+    held only for the writes. Before writing, that read ends and the revision and any stored
+    permit are read again under the lock: if either moved in between, the decision is made
+    again from the start, under the lock (see :func:`_to_writing`).
     """
     actor.require(Permission.ROUTING_DECIDE)
     if actor.kind != "gateway" or actor.hospital_id is None:
         raise PermissionDenied(Permission.ROUTING_DECIDE, actor)
     idem = idempotency_key(actor.hospital_id, request.tool, request.purpose, request.study.study_key)
+    args = {"actor": actor, "clock": clock, "engine": engine, "request": request, "terms": terms,
+            "idem": idem}
+    outcome = _decide(session, **args, apart=reads_first(session.connection()))
+    if outcome is None:  # the terms or the study's permit moved between reading and writing
+        outcome = _decide(session, **args, apart=False)
+    return outcome
+
+
+def _to_writing(session: Session, read: tuple[int, str | None], key: str | None) -> bool:
+    """End the read and begin writing (SQLite's write lock taken by the next BEGIN IMMEDIATE);
+    True when the revision and the study's permit are still what the read saw. Nothing was
+    written yet, so the commit only ends the read."""
+    session.commit()
+    return _REVISION_AND_PERMIT.first(session.connection(), {"key": key}) == read
+
+
+def _decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine, request: DecisionIn,
+            terms: TermsCache | None, idem: str, apart: bool) -> DecisionOutcome | None:
+    """One attempt; with ``apart``, None when what was read moved before the writing began."""
+    key = None if request.dry_run else idem
     # Core statements go straight to the transaction's connection: the ORM's execution layer
     # costs more than an indexed lookup here.
-    revision, stored = _REVISION_AND_PERMIT.first(session.connection(),
-                                                  {"key": None if request.dry_run else idem})
+    read = revision, stored = _REVISION_AND_PERMIT.first(session.connection(), {"key": key})
     if stored is not None:
+        if apart and not _to_writing(session, read, key):
+            return None
         return _replayed(session, actor=actor, clock=clock, outcome=_find_permit(session, idem),
                          request=request)
     view = terms_view(session, terms, revision)
@@ -414,6 +443,8 @@ def decide(session: Session, *, actor: Actor, clock: Clock, engine: PolicyEngine
     used = snap.quota_used
     kw = {"actor": actor, "clock": clock, "engine": engine, "kind": "decide", "snap": snap,
           "request": request}
+    if apart and not _to_writing(session, read, key):
+        return None
     if not verdict.permit or request.dry_run:
         decision = _build(**kw, facts=facts, verdict=verdict, reservation=Reservation.NONE,
                           overage=False, idem=None)

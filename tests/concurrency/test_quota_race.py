@@ -6,11 +6,14 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from registry.actor import Actor
 from registry.clock import FixedClock
+from registry.db.base import READS_FIRST
 from registry.db.contracts import QuotaCounter
 from registry.db.decisions import Decision
 from registry.db.migrate import upgrade
@@ -32,7 +35,7 @@ def _world(engine, **kw):
     return sessions, world
 
 
-def _run(sessions, world, engine_policy, keys_for_thread):
+def _run(sessions, world, engine_policy, keys_for_thread, reads_first=False):
     results: list[tuple[str, str, list[str]]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -45,6 +48,8 @@ def _run(sessions, world, engine_policy, keys_for_thread):
         for key in keys_for_thread(n):
             session = sessions()
             try:
+                if reads_first:  # as POST /api/v1/decisions begins (SQLite: no write lock while reading)
+                    session.connection(execution_options=READS_FIRST)
                 out = decisions.decide(session, actor=actor, clock=clock, engine=engine_policy,
                                        request=child_hand(world.tool.slug, study={"study_key": key}))
                 session.commit()
@@ -67,10 +72,16 @@ def _run(sessions, world, engine_policy, keys_for_thread):
     return results
 
 
-def test_exactly_quota_permits_under_concurrency(fresh_engine, policy_engine):
+# Both ways a decision's transaction begins: all under the write lock (services called directly),
+# and reading first without it (the API's decisions; on SQLite the read ends before the writes).
+BEGINS = pytest.mark.parametrize("reads_first", [False, True], ids=["locked", "reads-first"])
+
+
+@BEGINS
+def test_exactly_quota_permits_under_concurrency(fresh_engine, policy_engine, reads_first):
     sessions, world = _world(fresh_engine, quota_limit=QUOTA)
     results = _run(sessions, world, policy_engine,
-                   lambda n: [f"t{n}-s{i}" for i in range(PER_THREAD)])
+                   lambda n: [f"t{n}-s{i}" for i in range(PER_THREAD)], reads_first)
     outcomes = Counter(outcome for _, outcome, _ in results)
     assert len(results) == THREADS * PER_THREAD
     assert outcomes["permit"] == QUOTA
@@ -82,9 +93,10 @@ def test_exactly_quota_permits_under_concurrency(fresh_engine, policy_engine):
                         .where(Decision.reservation == "reserved")) == QUOTA
 
 
-def test_concurrent_retries_of_one_study_share_one_permit(fresh_engine, policy_engine):
+@BEGINS
+def test_concurrent_retries_of_one_study_share_one_permit(fresh_engine, policy_engine, reads_first):
     sessions, world = _world(fresh_engine, quota_limit=QUOTA)
-    results = _run(sessions, world, policy_engine, lambda n: ["same-study"] * 3)
+    results = _run(sessions, world, policy_engine, lambda n: ["same-study"] * 3, reads_first)
     ids = {decision_id for decision_id, _, _ in results}
     assert len(results) == THREADS * 3
     assert len(ids) == 1

@@ -75,3 +75,20 @@ def test_the_pseudonym_is_shown_for_objections_or_for_the_audit_trail(session, c
     detail = decisions.decision_detail(stored, actor=staff)
     assert detail["request"]["patient_pseudonym"] == (PSEUDONYM if shown else "(withheld)")
     assert stored.request["patient_pseudonym"] == PSEUDONYM  # withheld in the view, not the row
+
+
+def test_a_gateway_reads_its_own_hospital_s_decisions_only(session, clock, policy_engine):
+    from registry.actor import PermissionDenied
+    from registry.services.errors import NotFound
+
+    world, other = make_world(session, clock), make_world(session, clock)
+    own = _decide(session, clock, policy_engine, world, study_key="g-1")
+    foreign = _decide(session, clock, policy_engine, other, study_key="g-1")
+    assert decisions.get_decision(session, actor=world.actor, decision_id=own.decision.id).id == own.decision.id
+    with pytest.raises(NotFound):  # another hospital's decision does not exist for this gateway
+        decisions.get_decision(session, actor=world.actor, decision_id=foreign.decision.id)
+    with pytest.raises(NotFound):
+        decisions.get_decision(session, actor=world.actor, decision_id="no-such-decision")
+    usage_only = Actor.for_gateway(world.gateway, frozenset({Permission.USAGE_REPORT}))
+    with pytest.raises(PermissionDenied):
+        decisions.get_decision(session, actor=usage_only, decision_id=own.decision.id)

@@ -1,5 +1,6 @@
 """Who may ask for a routing decision (a gateway of a hospital, for that hospital only), and
-the scope of a study key: one hospital's permit never answers another hospital's request."""
+the scope of a study key: a permit is replayed only for the same hospital, tool and purpose, and
+never in answer to a dry run."""
 
 from __future__ import annotations
 
@@ -29,6 +30,28 @@ def test_the_same_study_key_at_another_hospital_is_decided_afresh(session, clock
     assert "NO_LICENCE" in [r["code"] for r in other.decision.reasons]
     assert decisions.idempotency_key(a.hospital.id, a.tool.slug, "clinical-care", "shared-1") != \
         decisions.idempotency_key(b.hospital.id, a.tool.slug, "clinical-care", "shared-1")
+
+
+@pytest.mark.parametrize("other", [{"tool": "no-such-tool"}, {"purpose": "marketing"}])
+def test_the_same_study_key_for_another_tool_or_purpose_is_decided_afresh(session, clock, policy_engine,
+                                                                          other):
+    world = make_world(session, clock)
+    permit = _decide(session, clock, policy_engine, world.actor, world.tool.slug, study_key="k-1")
+    again = _decide(session, clock, policy_engine, world.actor, other.pop("tool", world.tool.slug),
+                    study_key="k-1", **other)
+    assert not again.replayed and again.decision.id != permit.decision.id
+    assert again.decision.outcome == "deny"  # an unknown tool, or a purpose the registry does not know
+
+
+def test_a_dry_run_of_a_permitted_study_is_evaluated_afresh(session, clock, policy_engine):
+    """A dry run is never a retry: it is judged again (on today's terms and count) and reserves
+    nothing, even with the study key of a permit."""
+    world = make_world(session, clock, quota_limit=1)
+    permit = _decide(session, clock, policy_engine, world.actor, world.tool.slug, study_key="k-2")
+    dry = _decide(session, clock, policy_engine, world.actor, world.tool.slug, study_key="k-2", dry_run=True)
+    assert not dry.replayed and dry.decision.id != permit.decision.id and dry.decision.dry_run
+    assert dry.decision.outcome == "deny"  # the one unit is the permit's
+    assert [r["code"] for r in dry.decision.reasons] == ["QUOTA_EXHAUSTED"]
 
 
 def _not_a_hospital_gateway(world):

@@ -37,6 +37,14 @@ def test_the_answer_carries_every_field_of_the_decision(session, clock, policy_e
         "replayed": False, "ttl_seconds": 0,
     }
     assert view["quota"]["limit"] == quota_limit and (view["reasons"] == []) == (outcome == "permit")
+    assert view["obligations"] == ([{"code": "REPORT_USAGE"}] if outcome == "permit" else [])
+    assert view["refs"] == {  # the terms judged on, for the gateway's record
+        "licence": {"id": world.licence.id, "reference": world.licence.reference},
+        "contract": {"id": world.contract.id, "reference": world.contract.reference},
+        "agreement": {"id": world.agreement.id, "reference": world.agreement.reference},
+        "tool_version": {"id": world.version.id, "version": "1.0"},
+        "deployment": {"id": world.deployment.id, "status": "approved"},
+    }
     assert decisions.decision_view(decided, ttl_seconds=30)["ttl_seconds"] == 30
 
 

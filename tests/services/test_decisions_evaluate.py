@@ -145,6 +145,8 @@ def test_staff_evaluate_for_the_hospital_named_on_a_day_where_the_terms_differ(s
         assert (outcome.decision.outcome, _codes(outcome)) == (expected, codes)
         assert outcome.decision.hospital_id == world.hospital.id and outcome.decision.gateway_id is None
         assert outcome.decision.actor == "user:staff-1"
+        # The request is stored as a gateway would send it: the day and the hospital are columns.
+        assert outcome.decision.request == child_hand(world.tool.slug).model_dump(mode="json") | {"dry_run": True}
     # The other hospital has no licence for this tool (nor an agreement with its operator).
     outcome = _evaluate(session, clock, policy_engine, _staff(),
                         _request(world, "2026-06-01", hospital_ura=other.hospital.ura))

@@ -1,7 +1,11 @@
-"""What a deny stores: no unit taken, nothing billable, no licence or quota window recorded,
-on both ways to a deny (the policies refuse at once, or the reservation finds no unit left)."""
+"""What a decision stores about its unit. A permit: the unit reserved, under its licence and
+quota window, with its idempotency key. A deny: no unit taken, nothing billable, no licence or
+quota window recorded, on both ways to a deny (the policies refuse at once, or the reservation
+finds no unit left); and a dry run likewise."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from sqlalchemy import select
 
@@ -50,3 +54,14 @@ def test_a_permitted_dry_run_takes_nothing(session, clock, policy_engine):
     assert row.outcome == "permit" and row.dry_run is True and row.reservation == "none"
     assert row.overage is False and row.obligations == [] and row.idempotency_key is None
     assert row.licence_id is None and row.quota_window_start is None
+
+
+def test_a_permit_stores_its_unit_under_its_licence_and_window(session, clock, policy_engine):
+    world = make_world(session, clock, quota_limit=5, quota_period="month")
+    outcome = _decide(session, clock, policy_engine, world, "r-1")
+    row = _stored(session, outcome)
+    assert row.outcome == "permit" and row.reservation == "reserved" and row.overage is False
+    assert row.licence_id == world.licence.id and row.quota_window_start == date(2026, 6, 1)
+    assert row.obligations == [{"code": "REPORT_USAGE"}]
+    assert row.idempotency_key == decisions.idempotency_key(world.hospital.id, world.tool.slug,
+                                                            "clinical-care", "r-1")

@@ -1,0 +1,66 @@
+"""With the app's in-memory terms, a decision reads no terms table: only the revision (with any
+stored permit), the reservation and its own rows. Dropping the cache changes no answer, only the
+statements, so this is the test that notices (mutants decide 46, 47, 50, 63, 70 and evaluate_at
+67, 73, 75 of the mutation run: docs/testing.md)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event
+
+from registry.actor import Actor
+from registry.schemas import EvaluateIn
+from registry.services import decisions
+from registry.services.terms_cache import TermsCache
+from tests.factories import child_hand, make_world
+
+# The terms a decision judges on: none of these may be read once they are in memory.
+_TERMS = re.compile(r"\b(tools|tool_versions|licences|framework_contracts|data_processing_agreements|"
+                    r"agreement_subprocessors|purposes|deployments)\b")
+
+
+def _recording(engine):
+    sql: list[str] = []
+
+    def record(_conn, _cursor, statement, *_rest):  # noqa: ANN001, ANN002
+        sql.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return sql, lambda: event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_decision_on_terms_in_memory_reads_no_terms_table(session, clock, policy_engine):
+    world, terms = make_world(session, clock), TermsCache()
+
+    def decide(key):
+        return decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                request=child_hand(world.tool.slug, study_key=key), terms=terms)
+
+    assert decide("warm").decision.outcome == "permit"  # the terms into memory
+    sql, stop = _recording(session.get_bind())
+    try:
+        assert decide("second").decision.outcome == "permit"
+    finally:
+        stop()
+    assert [s for s in sql if _TERMS.search(s)] == []
+    assert len([s for s in sql if "terms_revision" in s]) == 1  # read once, first
+    assert "terms_revision" in sql[0]
+
+
+def test_an_evaluation_on_terms_in_memory_reads_no_terms_table(session, clock, policy_engine):
+    world, terms = make_world(session, clock), TermsCache()
+    gateway = Actor.for_gateway(world.gateway, world.actor.permissions)
+    body = child_hand(world.tool.slug).model_dump()
+
+    def evaluate():
+        return decisions.evaluate_at(session, actor=gateway, clock=clock, engine=policy_engine,
+                                     request=EvaluateIn.model_validate(dict(body, at="2026-06-01")), terms=terms)
+
+    assert evaluate().decision.outcome == "permit"
+    sql, stop = _recording(session.get_bind())
+    try:
+        assert evaluate().decision.outcome == "permit"
+    finally:
+        stop()
+    assert [s for s in sql if _TERMS.search(s)] == []

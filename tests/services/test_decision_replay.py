@@ -80,3 +80,13 @@ def test_a_key_reused_for_another_request_names_the_study_key(session, clock, po
     assert set(conflict.value.fields) == {"study.study_key"}
     assert isinstance(conflict.value.detail, str) and conflict.value.detail
     assert _replays(session, first.decision.id) == []
+
+
+def test_a_retry_after_the_last_unit_is_still_the_replay(session, clock, policy_engine):
+    """The study's own permit took the last unit: its retry is answered with that permit, not
+    judged again (which would find no unit left and deny)."""
+    world = make_world(session, clock, quota_limit=1)
+    first = _decide(session, clock, policy_engine, world, study_key="l-1")
+    again = _decide(session, clock, policy_engine, world, study_key="l-1")
+    assert again.replayed and again.decision.id == first.decision.id
+    assert again.decision.outcome == "permit" and again.quota["used"] == 1

@@ -42,8 +42,10 @@ def _agreement(session, clock, world, ref, *, effective_on, ends_on=None, status
 
 
 def test_the_licence_in_force_is_chosen_over_an_ended_and_a_suspended_one(session, clock, policy_engine):
+    """The suspended one ends later than the one in force: ending later does not outrank being in
+    force."""
     world = make_world(session, clock, contract_term=(date(2025, 1, 1), date(2026, 12, 31)),
-                       licence_term=(date(2026, 1, 1), date(2026, 12, 31)))
+                       licence_term=(date(2026, 1, 1), date(2026, 11, 30)))
     _licence(session, clock, world, "OLD", date(2025, 1, 1), date(2025, 12, 31))
     _licence(session, clock, world, "HELD", date(2026, 1, 1), date(2026, 12, 31), status="suspended")
     outcome = _decide(session, clock, policy_engine, world, "l-1")
@@ -88,3 +90,24 @@ def test_with_no_agreement_signed_the_reason_names_a_draft(session, clock, polic
     outcome = _decide(session, clock, policy_engine, world, "a-3")
     assert [r["code"] for r in outcome.decision.reasons] == ["AGREEMENT_NOT_SIGNED"]
     assert outcome.decision.refs["agreement"]["id"] == world.agreement.id
+
+
+def test_a_licence_under_a_contract_in_force_is_chosen(session, clock, policy_engine):
+    """Two licences in force for the same tool, the other (ending later) under a framework
+    contract that was terminated: the one under the contract in force is chosen, and permits."""
+    world = make_world(session, clock, licence_term=(date(2026, 1, 1), date(2026, 11, 30)))
+    other = contracts.create_contract(
+        session, **KW, clock=clock, reference=f"FW-OTHER-{world.hospital.id}", title="Other framework",
+        vendor_id=world.vendor.id, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+        buyer_ids=[world.hospital.id], tools=[{"tool_id": world.tool.id, "unit_price_cents": 100}])
+    lic = contracts.create_licence(session, **KW, clock=clock, reference=f"LIC-OTHER-{world.hospital.id}",
+                                   contract_id=other.id, hospital_id=world.hospital.id, tool_id=world.tool.id,
+                                   starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), quota_limit=100)
+    contracts.set_contract_status(session, **KW, clock=clock, contract_id=other.id, status="terminated",
+                                  reason="test")
+    session.flush()
+    session.refresh(lic)
+    assert lic.status == "active"  # the licence itself stays active: only its contract ended
+    outcome = _decide(session, clock, policy_engine, world, "l-3")
+    assert outcome.decision.outcome == "permit"
+    assert outcome.decision.refs["contract"]["id"] == world.contract.id

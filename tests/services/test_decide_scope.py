@@ -37,8 +37,9 @@ def test_the_same_study_key_for_another_tool_or_purpose_is_decided_afresh(sessio
                                                                           other):
     world = make_world(session, clock)
     permit = _decide(session, clock, policy_engine, world.actor, world.tool.slug, study_key="k-1")
-    again = _decide(session, clock, policy_engine, world.actor, other.pop("tool", world.tool.slug),
-                    study_key="k-1", **other)
+    # Not other.pop: the parameter's dict is shared by every run of this test in one process.
+    again = _decide(session, clock, policy_engine, world.actor, other.get("tool", world.tool.slug),
+                    study_key="k-1", **{k: v for k, v in other.items() if k != "tool"})
     assert not again.replayed and again.decision.id != permit.decision.id
     assert again.decision.outcome == "deny"  # an unknown tool, or a purpose the registry does not know
 

@@ -33,6 +33,12 @@ def build_entry(**fields: Any) -> AuditEntry:
     return AuditEntry(**entry_values(**fields))
 
 
+# The columns entry_values gives, in its order (bulk inserts name them up front).
+ENTRY_KEYS = ("event_id", "recorded_at", "event_type", "action_code", "outcome", "actor", "actor_role",
+              "on_behalf_of_id", "purpose_of_use", "network_access_point", "object_type", "object_id",
+              "objects", "checks", "detail")
+
+
 def entry_values(
     *,
     actor: Actor,

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -37,7 +37,7 @@ from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
 from registry.db.base import reads_first
 from registry.db.decisions import Decision, Reservation
-from registry.db.direct import Direct
+from registry.db.direct import Direct, with_defaults
 from registry.db.organisations import Gateway, Organisation
 from registry.db.terms import TermsRevision
 from registry.db.tools import Tool, ToolVersion
@@ -142,30 +142,20 @@ _REVISION_AND_PERMIT = Direct(select(
     select(Decision.id).where(Decision.idempotency_key == bindparam("key")).scalar_subquery()))
 
 
-def _with_defaults(table, keys: tuple[str, ...], prefix: str = "") -> dict[str, Any]:
-    """Bound values for ``keys`` and the table's scalar defaults for the other columns, spelled
-    out: statements run past SQLAlchemy's execution layer (and INSERT … SELECT) do not fill in
-    Python-side defaults by themselves."""
-    values: dict[str, Any] = {k: bindparam(f"{prefix}{k}", type_=table.c[k].type) for k in keys}
-    values.update({c.key: literal(c.default.arg, c.type) for c in table.columns
-                   if c.key not in keys and c.default is not None and c.default.is_scalar})
-    return values
-
-
-def _inserts(dialect: str, decision_keys: tuple[str, ...], entry_keys: tuple[str, ...],
+def _inserts(decision_keys: tuple[str, ...], entry_keys: tuple[str, ...],
              _cache: dict = {}):  # noqa: B006 - a deliberate per-process cache
-    """SQLite: (the decision, the permit once, the audit entry) as three Direct statements.
+    """SQLite: (the decision, the permit once, the audit entry) as three Direct statements
+    (PostgreSQL runs them as one, :func:`_decision_with_entry`).
 
     The permit once is INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: a lost race
     on a retried study is no row back, not an error, so no savepoint is needed around the
     reservation. (The row count is not used: psycopg reports -1 for it.)"""
-    key = (dialect, decision_keys, entry_keys)
+    key = (decision_keys, entry_keys)
     if key not in _cache:
         decisions_table, audit_table = Decision.__table__, AuditEntry.__table__
-        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        decision = dialect_insert(decisions_table).values(_with_defaults(decisions_table, decision_keys))
+        decision = sqlite_insert(decisions_table).values(with_defaults(decisions_table, decision_keys))
         once = decision.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(decisions_table.c.id)
-        entry = insert(audit_table).values(_with_defaults(audit_table, entry_keys))
+        entry = insert(audit_table).values(with_defaults(audit_table, entry_keys))
         _cache[key] = (Direct(decision), Direct(once), Direct(entry))
     return _cache[key]
 
@@ -321,7 +311,7 @@ def _store(session: Session, decision: DecisionRecord, *, actor: Actor, once: bo
         params = {f"d_{key}": value for key, value in values.items()}
         params.update({f"a_{key}": value for key, value in entry.items()})
         return _decision_with_entry(tuple(values), tuple(entry), once).first(conn, params) is not None
-    plain, permit_once, audit = _inserts(conn.dialect.name, tuple(values), tuple(entry))
+    plain, permit_once, audit = _inserts(tuple(values), tuple(entry))
     if not once:
         plain.run(conn, values)
     elif permit_once.first(conn, values) is None:
@@ -338,13 +328,13 @@ def _decision_with_entry(decision_keys: tuple[str, ...], entry_keys: tuple[str, 
     key = (decision_keys, entry_keys, once)
     if key not in _cache:
         decisions_table, audit_table = Decision.__table__, AuditEntry.__table__
-        stored = pg_insert(decisions_table).values(_with_defaults(decisions_table, decision_keys, "d_"))
+        stored = pg_insert(decisions_table).values(with_defaults(decisions_table, decision_keys, "d_"))
         if once:
             stored = stored.on_conflict_do_nothing(index_elements=["idempotency_key"])
         stored = stored.returning(decisions_table.c.id).cte("stored_decision")
         # The columns an entry leaves to their defaults (unsealed, this system as source) are
-        # spelled out by _with_defaults.
-        columns = _with_defaults(audit_table, entry_keys, "a_")
+        # spelled out by with_defaults.
+        columns = with_defaults(audit_table, entry_keys, "a_")
         _cache[key] = Direct(insert(audit_table).from_select(
             [audit_table.c[k] for k in columns], select(*columns.values()).select_from(stored),
             include_defaults=False).returning(audit_table.c.id))

@@ -30,16 +30,17 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from registry.actor import Actor, PermissionDenied
-from registry.audit.entries import UPDATE, append_entry, entry_values
+from registry.audit.entries import ENTRY_KEYS, UPDATE, append_entry, entry_values
 from registry.clock import Clock
 from registry.db.audit import AuditEntry
 from registry.db.contracts import Licence, QuotaCounter
 from registry.db.decisions import Decision, Reservation, UsageEvent
+from registry.db.direct import BulkInsert, one_of
 from registry.db.organisations import Organisation
 from registry.db.tools import Tool
 from registry.domain.quota import quota_window
@@ -205,6 +206,11 @@ def _record_each(session: Session, *, actor: Actor, now: datetime,
 
 
 
+_USAGE_ROWS = BulkInsert(UsageEvent.__table__, ("event_id", "hospital_id", "gateway_id", "decision_id",
+                                                "outcome", "occurred_at", "received_at"))
+_AUDIT_ROWS = BulkInsert(AuditEntry.__table__, ENTRY_KEYS)
+
+
 class _BatchFallback(Exception):
     """The batch path met something it does not handle; the events are recorded one by one."""
 
@@ -222,7 +228,7 @@ def _record_batch(session: Session, *, actor: Actor, now: datetime,
     known = {row.event_id: (row.decision_id, row.outcome) for row in conn.execute(
         select(UsageEvent.event_id, UsageEvent.decision_id, UsageEvent.outcome)
         .where(UsageEvent.hospital_id == actor.hospital_id,
-               UsageEvent.event_id.in_(sorted({e.event_id for e in valid}))))} if valid else {}
+               one_of(UsageEvent.event_id, sorted({e.event_id for e in valid}), conn.dialect)))} if valid else {}
     state = {decision_id: row.reservation for decision_id, row in decisions.items()}
     moves: dict[tuple[str, str], list[str]] = {}
     releases: dict[tuple[int, date], int] = {}
@@ -267,13 +273,14 @@ def _record_batch(session: Session, *, actor: Actor, now: datetime,
         audit_rows.append(entry_values(**_usage_audit(actor, now, decision, event, before, target)))
         report.accepted += 1
     for (before, target), ids in sorted(moves.items()):
-        moved = conn.execute(update(Decision).where(Decision.id.in_(ids), Decision.reservation == before)
+        moved = conn.execute(update(Decision).where(one_of(Decision.id, ids, conn.dialect),
+                                                    Decision.reservation == before)
                              .values(reservation=target, finalised_at=now)).rowcount
         if moved != len(ids):  # pragma: no cover - the rows are locked; SQLite has one writer
             raise _BatchFallback("a reservation moved under the batch")
-    if usage_rows:
-        conn.execute(insert(UsageEvent), usage_rows)
-        conn.execute(insert(AuditEntry), audit_rows)
+    # COPY on PostgreSQL (a thousand rows are one statement), executemany on SQLite.
+    _USAGE_ROWS.run(conn, usage_rows)
+    _AUDIT_ROWS.run(conn, audit_rows)
     for (licence_id, window_start), n in sorted(releases.items()):  # counters last, in order
         quota_service.release(session, licence_id, window_start, n)
     return report
@@ -294,9 +301,10 @@ def _lock_decisions(session: Session, actor: Actor, events: list[UsageEventIn]) 
     if not ids:
         return {}
     # Read after the lock is granted: what a concurrent report finalised is seen here.
-    rows = session.execute(select(*_BATCH_COLUMNS).where(Decision.id.in_(ids),
-                                                         Decision.hospital_id == actor.hospital_id)
-                           .order_by(Decision.id).with_for_update())
+    conn = session.connection()
+    rows = conn.execute(select(*_BATCH_COLUMNS).where(one_of(Decision.id, ids, conn.dialect),
+                                                      Decision.hospital_id == actor.hospital_id)
+                        .order_by(Decision.id).with_for_update())
     return {row.id: row for row in rows}
 
 

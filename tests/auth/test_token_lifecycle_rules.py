@@ -9,7 +9,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from registry.auth.secrets import hash_secret
-from registry.auth.tokens import STAFF_SCOPE, issue_gateway_token, issue_user_token, touch_token
+from registry.auth.tokens import (STAFF_SCOPE, actor_for_token, issue_gateway_token, issue_user_token,
+                                  touch_token)
 from registry.db.oauth import AccessToken
 from registry.db.users import User
 from registry.services import api_tokens
@@ -52,6 +53,27 @@ def test_a_session_token_is_issued_with_the_staff_scope_for_the_lifetime_asked(s
     assert issued.row is stored
     assert stored.scope == issued.scope and stored.user_id == user.id
     assert stored.expires_at - stored.issued_at == timedelta(seconds=900)
+
+
+# --- when a token stops working ----------------------------------------------------------------
+
+
+def test_a_token_works_until_the_second_before_it_expires_and_not_at_that_second(session, clock, world):
+    issued = issue_gateway_token(session, clock=clock, gateway=world.gateway, scope="routing:decide", ttl=600)
+    clock.advance(seconds=599)
+    assert actor_for_token(session, clock=clock, token=issued.access_token) is not None
+    clock.advance(seconds=1)
+    assert actor_for_token(session, clock=clock, token=issued.access_token) is None
+
+
+def test_a_persons_token_stops_when_the_person_is_disabled_in_the_database(session, clock):
+    """Even with the token never revoked (a disable written straight into the database, a service
+    that forgot): the person is read on every use, as a gateway is (tests/test_rules.py, rule 3)."""
+    token = _personal(session, clock)
+    assert actor_for_token(session, clock=clock, token=token) is not None
+    _user(session, PROCUREMENT).active = False  # no service, so no token revocation
+    session.commit()
+    assert actor_for_token(session, clock=clock, token=token) is None
 
 
 # --- a personal token's last use ---------------------------------------------------------------

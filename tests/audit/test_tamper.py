@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from registry.audit.chain import checkpoint_now, entry_hash, head
+from registry.audit.chain import checkpoint_now, checkpoint_statement, entry_hash, head
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from tests.audit.conftest import sql, verify
 
@@ -130,7 +130,22 @@ def test_forged_checkpoint_signature_fails(sealed, signer, tmp_path):
     sealed.flush()
     report = verify(sealed, signer)
     assert report.failure.seq == checkpoint.seq
-    assert "unknown key" in report.failure.reason
+    # The key is named: whoever investigates must tell a stranger's key from one of ours that is
+    # missing from signing_keys.
+    assert f"unknown key {other.kid!r}" in report.failure.reason
+
+
+def test_a_statement_our_key_signed_for_another_purpose_does_not_pass_for_a_checkpoint(sealed,
+                                                                                      signer):
+    """The registry's key also signs bundles and decisions; only the JWS "typ" tells a checkpoint
+    apart. The same true statement under another typ is refused, and the reason says why."""
+    checkpoint = sealed.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq).limit(1))
+    statement = checkpoint_statement(checkpoint.seq, checkpoint.head_hash, checkpoint.created_at)
+    checkpoint.signature = signer.sign(statement, typ="aifi-bundle+jwt")
+    sealed.flush()
+    report = verify(sealed, signer)
+    assert report.failure.seq == checkpoint.seq
+    assert report.failure.reason.endswith(": not an audit checkpoint")
 
 
 def test_checkpoint_column_changed_fails(sealed, signer):

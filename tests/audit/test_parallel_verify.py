@@ -29,14 +29,17 @@ def committed(fresh_engine, clock, signer, monkeypatch):
     return sessions
 
 
-@pytest.mark.parametrize("tamper, seq", [
-    (None, None),
-    ("UPDATE audit_entries SET outcome = 'denied' WHERE seq = 27", 27),
-    ("DELETE FROM audit_entries WHERE seq = 21", 21),  # the first entry of the second range
+@pytest.mark.parametrize("tamper, seq, why", [
+    (None, None, None),
+    ("UPDATE audit_entries SET outcome = 'denied' WHERE seq = 27", 27, "content"),
+    ("DELETE FROM audit_entries WHERE seq = 21", 21, "missing"),  # first of the second range
+    # The last of the first range: that range's own walk must miss it, or the break would only
+    # show at 21, where the second range no longer links.
+    ("DELETE FROM audit_entries WHERE seq = 20", 20, "missing"),
     # A break in each range: the report names the earlier one, as a single pass would.
-    ("UPDATE audit_entries SET outcome = 'denied' WHERE seq IN (12, 33)", 12),
+    ("UPDATE audit_entries SET outcome = 'denied' WHERE seq IN (12, 33)", 12, "content"),
 ])
-def test_two_workers_agree_with_one(committed, fresh_engine, signer, tamper, seq):
+def test_two_workers_agree_with_one(committed, fresh_engine, signer, tamper, seq, why):
     if tamper:
         with fresh_engine.begin() as conn:
             conn.execute(text(tamper))
@@ -45,6 +48,7 @@ def test_two_workers_agree_with_one(committed, fresh_engine, signer, tamper, seq
     assert parallel.ok is single.ok is (tamper is None)
     if tamper:
         assert parallel.failure.seq == single.failure.seq == seq
+        assert why in parallel.failure.reason and why in single.failure.reason
     else:
         assert (parallel.head_seq, parallel.head_hash) == (single.head_seq, single.head_hash)
         assert parallel.entries_checked == 40

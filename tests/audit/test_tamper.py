@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from registry.audit import verify as verify_module
 from registry.audit.chain import checkpoint_now, checkpoint_statement, entry_hash, head
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from tests.audit.conftest import sql, verify
@@ -20,6 +21,16 @@ def test_untouched_log_verifies(sealed, signer):
     assert report.entries_checked == _head_seq(sealed) > 12
     assert report.checkpoints_checked >= 2
     assert report.first_seq == 1 and report.anchor_seq is None
+
+
+def test_a_log_longer_than_one_page_is_verified_to_its_end(sealed, signer, monkeypatch):
+    """Entries are read a page at a time; a page size of 5 stands in for the real one."""
+    monkeypatch.setattr(verify_module, "_PAGE", 5)
+    last = _head_seq(sealed)
+    report = verify(sealed, signer)
+    assert (report.ok, report.entries_checked, report.head_seq) == (True, last, last)
+    sql(sealed, "UPDATE audit_entries SET outcome = 'denied' WHERE seq = :seq", seq=last - 1)
+    assert verify(sealed, signer).failure.seq == last - 1
 
 
 def test_every_entry_is_sealed_in_one_chain(sealed):

@@ -47,6 +47,9 @@ def test_changed_field_fails_at_that_entry(sealed, signer):
     assert not report.ok
     assert report.failure.seq == 7
     assert "content" in report.failure.reason
+    # Named by its event id too, for whoever investigates (as an entry that no longer links is).
+    assert report.failure.event_id == sealed.scalar(select(AuditEntry.event_id)
+                                                    .where(AuditEntry.seq == 7))
 
 
 def test_changed_json_field_fails_at_that_entry(sealed, signer):

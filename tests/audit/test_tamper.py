@@ -19,7 +19,7 @@ def test_untouched_log_verifies(sealed, signer):
     assert report.ok, report.failure
     assert report.failure is None
     assert report.entries_checked == _head_seq(sealed) > 12
-    assert report.checkpoints_checked >= 2
+    assert report.checkpoints_checked == sealed.scalar(select(func.count(AuditCheckpoint.id))) >= 2
     assert report.first_seq == 1 and report.anchor_seq is None
 
 
@@ -147,6 +147,23 @@ def test_forged_checkpoint_signature_fails(sealed, signer, tmp_path):
     # The key is named: whoever investigates must tell a stranger's key from one of ours that is
     # missing from signing_keys.
     assert f"unknown key {other.kid!r}" in report.failure.reason
+    # One bad checkpoint does not stop the others from being checked.
+    assert report.checkpoints_checked == sealed.scalar(select(func.count(AuditCheckpoint.id)))
+
+
+def test_a_kept_checkpoint_that_does_not_verify_fails_the_report_at_no_entry(sealed, signer,
+                                                                              tmp_path):
+    """An outsider's kept checkpoint signed by a key not ours is refused. It has no row, so its
+    failure is placed before every entry (seq 0) rather than blamed on entry 1."""
+    from registry.keys import load_or_create
+
+    stranger = load_or_create(tmp_path / "someone-else")
+    seq, digest = head(sealed)
+    kept = stranger.sign({"seq": seq, "head_hash": digest}, typ="aifi-audit-checkpoint+jws")
+    report = verify(sealed, signer, kept_checkpoints=[kept])
+    assert not report.ok
+    assert report.failure.seq == 0
+    assert f"unknown key {stranger.kid!r}" in report.failure.reason
 
 
 def test_a_statement_our_key_signed_for_another_purpose_does_not_pass_for_a_checkpoint(sealed,

@@ -144,3 +144,15 @@ def test_the_log_is_split_into_one_range_per_worker_that_join_without_gap(monkey
     assert los[0] == lo and his[-1] is None
     assert [hi + 1 for hi in his[:-1]] == list(los[1:])
     assert set(pinned) == {frozenset({25})}
+
+
+def test_verification_stays_in_this_process_unless_workers_are_asked_for(sealed, signer,
+                                                                          monkeypatch):
+    """The web and API edges verify inside a request: they must not start processes, however
+    long the log."""
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(verify_module, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(verify_module, "ProcessPoolExecutor", no_pool)
+    assert verify(sealed, signer).ok

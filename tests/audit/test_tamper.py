@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from registry.audit import verify as verify_module
 from registry.audit.chain import checkpoint_now, checkpoint_statement, entry_hash, head
+from registry.audit.verify import public_keys
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from tests.audit.conftest import sql, verify
 
@@ -21,6 +22,8 @@ def test_untouched_log_verifies(sealed, signer):
     assert report.entries_checked == _head_seq(sealed) > 12
     assert report.checkpoints_checked == sealed.scalar(select(func.count(AuditCheckpoint.id))) >= 2
     assert report.first_seq == 1 and report.anchor_seq is None
+    # The report says which keys it trusted: the registry's, old and current.
+    assert report.key_ids == sorted(public_keys(sealed, signer)) and signer.kid in report.key_ids
 
 
 def test_a_log_longer_than_one_page_is_verified_to_its_end(sealed, signer, monkeypatch):
@@ -181,7 +184,9 @@ def test_a_statement_our_key_signed_for_another_purpose_does_not_pass_for_a_chec
 
 def test_checkpoint_column_changed_fails(sealed, signer):
     sql(sealed, "UPDATE audit_checkpoints SET head_hash = :h WHERE seq = 10", h="f" * 64)
-    assert verify(sealed, signer).failure.seq == 10
+    failure = verify(sealed, signer).failure
+    assert failure.seq == 10
+    assert "its columns differ from what its signature states" in failure.reason
 
 
 def test_the_earliest_break_is_reported_and_the_first_found_of_a_seq_stays():

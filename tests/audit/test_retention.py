@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from registry.actor import Actor
-from registry.audit.chain import seal_all
+from registry.audit.chain import CHECKPOINT_TYP, checkpoint_now, checkpoint_statement, seal_all
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from registry.services.audit import prune_audit_trail
 from registry.settings import Settings
@@ -65,6 +65,31 @@ def test_pruned_without_an_anchoring_checkpoint_fails(sealed, signer):
     sql(sealed, "DELETE FROM audit_entries WHERE seq <= 7")  # 7 is no checkpoint
     report = verify(sealed, signer)
     assert report.failure.seq == 1 and "no signed checkpoint" in report.failure.reason
+    # It names what is gone and where an anchor was needed (the Dutch web page's sentence in
+    # registry/web/sentences.py carries that number twice).
+    assert report.failure.reason.startswith("entries 1..7 are missing")
+    assert report.failure.reason.endswith("anchors seq 7")
+
+
+def test_a_log_pruned_to_its_head_is_anchored_by_the_newest_checkpoint(sealed, clock, signer):
+    """Every sealed entry pruned: the newest checkpoint pins the head and nothing is missing."""
+    newest = checkpoint_now(sealed, clock=clock, signer=signer)
+    sql(sealed, "DELETE FROM audit_entries")
+    report = verify(sealed, signer)
+    assert report.ok, report.failure
+    assert (report.anchor_seq, report.head_seq, report.head_hash) == (newest.seq, newest.seq,
+                                                                      newest.head_hash)
+    assert report.entries_checked == 0
+
+
+def test_a_log_pruned_after_its_first_entry_is_anchored_at_seq_1(sealed, clock, signer):
+    """The smallest prune there is: a checkpoint at seq 1 (here one an outsider kept) anchors it."""
+    first = sealed.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == 1))
+    kept = signer.sign(checkpoint_statement(1, first, clock.now()), typ=CHECKPOINT_TYP)
+    sql(sealed, "DELETE FROM audit_entries WHERE seq = 1")
+    report = verify(sealed, signer, kept_checkpoints=[kept])
+    assert report.ok, report.failure
+    assert (report.anchor_seq, report.first_seq) == (1, 2)
 
 
 def test_retention_is_at_least_six_months(session, clock):

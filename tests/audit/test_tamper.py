@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from registry.audit.chain import checkpoint_now, entry_hash, head
+from registry.audit import verify as verify_module
+from registry.audit.chain import checkpoint_now, checkpoint_statement, entry_hash, head
+from registry.audit.verify import public_keys
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from tests.audit.conftest import sql, verify
 
@@ -18,8 +20,20 @@ def test_untouched_log_verifies(sealed, signer):
     assert report.ok, report.failure
     assert report.failure is None
     assert report.entries_checked == _head_seq(sealed) > 12
-    assert report.checkpoints_checked >= 2
+    assert report.checkpoints_checked == sealed.scalar(select(func.count(AuditCheckpoint.id))) >= 2
     assert report.first_seq == 1 and report.anchor_seq is None
+    # The report says which keys it trusted: the registry's, old and current.
+    assert report.key_ids == sorted(public_keys(sealed, signer)) and signer.kid in report.key_ids
+
+
+def test_a_log_longer_than_one_page_is_verified_to_its_end(sealed, signer, monkeypatch):
+    """Entries are read a page at a time; a page size of 5 stands in for the real one."""
+    monkeypatch.setattr(verify_module, "_PAGE", 5)
+    last = _head_seq(sealed)
+    report = verify(sealed, signer)
+    assert (report.ok, report.entries_checked, report.head_seq) == (True, last, last)
+    sql(sealed, "UPDATE audit_entries SET outcome = 'denied' WHERE seq = :seq", seq=last - 1)
+    assert verify(sealed, signer).failure.seq == last - 1
 
 
 def test_every_entry_is_sealed_in_one_chain(sealed):
@@ -36,6 +50,9 @@ def test_changed_field_fails_at_that_entry(sealed, signer):
     assert not report.ok
     assert report.failure.seq == 7
     assert "content" in report.failure.reason
+    # Named by its event id too, for whoever investigates (as an entry that no longer links is).
+    assert report.failure.event_id == sealed.scalar(select(AuditEntry.event_id)
+                                                    .where(AuditEntry.seq == 7))
 
 
 def test_changed_json_field_fails_at_that_entry(sealed, signer):
@@ -130,12 +147,46 @@ def test_forged_checkpoint_signature_fails(sealed, signer, tmp_path):
     sealed.flush()
     report = verify(sealed, signer)
     assert report.failure.seq == checkpoint.seq
-    assert "unknown key" in report.failure.reason
+    # The key is named: whoever investigates must tell a stranger's key from one of ours that is
+    # missing from signing_keys.
+    assert f"unknown key {other.kid!r}" in report.failure.reason
+    # One bad checkpoint does not stop the others from being checked.
+    assert report.checkpoints_checked == sealed.scalar(select(func.count(AuditCheckpoint.id)))
+
+
+def test_a_kept_checkpoint_that_does_not_verify_fails_the_report_at_no_entry(sealed, signer,
+                                                                              tmp_path):
+    """An outsider's kept checkpoint signed by a key not ours is refused. It has no row, so its
+    failure is placed before every entry (seq 0) rather than blamed on entry 1."""
+    from registry.keys import load_or_create
+
+    stranger = load_or_create(tmp_path / "someone-else")
+    seq, digest = head(sealed)
+    kept = stranger.sign({"seq": seq, "head_hash": digest}, typ="aifi-audit-checkpoint+jws")
+    report = verify(sealed, signer, kept_checkpoints=[kept])
+    assert not report.ok
+    assert report.failure.seq == 0
+    assert f"unknown key {stranger.kid!r}" in report.failure.reason
+
+
+def test_a_statement_our_key_signed_for_another_purpose_does_not_pass_for_a_checkpoint(sealed,
+                                                                                      signer):
+    """The registry's key also signs bundles and decisions; only the JWS "typ" tells a checkpoint
+    apart. The same true statement under another typ is refused, and the reason says why."""
+    checkpoint = sealed.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq).limit(1))
+    statement = checkpoint_statement(checkpoint.seq, checkpoint.head_hash, checkpoint.created_at)
+    checkpoint.signature = signer.sign(statement, typ="aifi-bundle+jwt")
+    sealed.flush()
+    report = verify(sealed, signer)
+    assert report.failure.seq == checkpoint.seq
+    assert report.failure.reason.endswith(": not an audit checkpoint")
 
 
 def test_checkpoint_column_changed_fails(sealed, signer):
     sql(sealed, "UPDATE audit_checkpoints SET head_hash = :h WHERE seq = 10", h="f" * 64)
-    assert verify(sealed, signer).failure.seq == 10
+    failure = verify(sealed, signer).failure
+    assert failure.seq == 10
+    assert "its columns differ from what its signature states" in failure.reason
 
 
 def test_the_earliest_break_is_reported_and_the_first_found_of_a_seq_stays():

@@ -66,30 +66,24 @@ class Direct:
         """Run on ``conn``'s DBAPI connection (the transaction ``conn`` holds); the DBAPI cursor
         is returned, for ``fetchone()``/``fetchall()`` of plain tuples."""
         c = self._compiled(conn.dialect)
-        try:
-            args = self._args(c, params or {})
-        except sqlalchemy.exc.InvalidRequestError:
-            raise  # a parameter missing: the caller's mistake, as SQLAlchemy reports it
-        except Exception as exc:  # a value its column type cannot take (a bind processor's error)
-            _fail(conn, exc, c.sql, params)
-        return _run_on_cursor(conn, c.sql, args, many=False)
+        return _run_on_cursor(conn, c.sql, self._args(conn, c, params or {}), many=False)
 
     def execute_many(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         """The statement once per row, in one DBAPI ``executemany``."""
         c = self._compiled(conn.dialect)
-        try:
-            args = [self._args(c, row) for row in rows]
-        except sqlalchemy.exc.InvalidRequestError:
-            raise
-        except Exception as exc:
-            _fail(conn, exc, c.sql, rows)
+        args = [self._args(conn, c, row) for row in rows]
         _run_on_cursor(conn, c.sql, args, many=True).close()
 
     @staticmethod
-    def _args(c: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = c.compiled.construct_params(params, _check=True)
-        for name, processor in c.processors.items():
-            values[name] = processor(values[name])
+    def _args(conn: Connection, c: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        try:
+            values = c.compiled.construct_params(params, _check=True)
+            for name, processor in c.processors.items():
+                values[name] = processor(values[name])
+        except sqlalchemy.exc.InvalidRequestError:
+            raise  # a parameter missing: the caller's mistake, as SQLAlchemy reports it
+        except Exception as exc:  # a value its column type cannot take (a bind processor's error)
+            _fail(conn, exc, c.sql, params)
         return tuple(values[n] for n in c.order) if c.order is not None else values
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> tuple | None:
@@ -113,9 +107,7 @@ class Direct:
 def _run_on_cursor(conn: Connection, sql: str, args: Any, *, many: bool) -> Any:
     # The connection the session's transaction already began (BEGIN IMMEDIATE on SQLite).
     cursor = conn.connection.dbapi_connection.cursor()
-    if conn._has_events or conn.engine._has_events:
-        for listener in conn.dispatch.before_cursor_execute:
-            listener(conn, cursor, sql, args, None, many)
+    _announce(conn, cursor, sql, args, many)
     try:
         if many:
             cursor.executemany(sql, args)
@@ -124,6 +116,13 @@ def _run_on_cursor(conn: Connection, sql: str, args: Any, *, many: bool) -> Any:
     except conn.dialect.loaded_dbapi.Error as exc:
         _fail(conn, exc, sql, args, cursor)
     return cursor
+
+
+def _announce(conn: Connection, cursor: Any, sql: str, args: Any, many: bool) -> None:
+    """What ``Connection.execute`` tells ``before_cursor_execute`` listeners (statement counts)."""
+    if conn._has_events or conn.engine._has_events:
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cursor, sql, args, None, many)
 
 
 def _fail(conn: Connection, exc: Exception, sql: str, args: Any, cursor: Any = None) -> NoReturn:
@@ -139,9 +138,14 @@ def with_defaults(table: Table, keys: tuple[str, ...], prefix: str = "") -> dict
     out: statements run past SQLAlchemy's execution layer (and INSERT … SELECT) do not fill in
     Python-side defaults by themselves."""
     values: dict[str, Any] = {k: bindparam(f"{prefix}{k}", type_=table.c[k].type) for k in keys}
-    values.update({c.key: literal(c.default.arg, c.type) for c in table.columns
-                   if c.key not in keys and c.default is not None and c.default.is_scalar})
+    values.update({c.key: literal(c.default.arg, c.type) for c in _scalar_defaults(table, keys)})
     return values
+
+
+def _scalar_defaults(table: Table, keys: tuple[str, ...]) -> list[Any]:
+    """The columns not in ``keys`` with a Python-side scalar default (callables are not used
+    where these rows are written: ids and timestamps are always given)."""
+    return [c for c in table.columns if c.key not in keys and c.default is not None and c.default.is_scalar]
 
 
 class BulkInsert:
@@ -158,8 +162,7 @@ class BulkInsert:
 
     def __init__(self, table: Table, keys: tuple[str, ...]) -> None:
         self.table, self.keys = table, tuple(keys)
-        self._defaults = {c.key: c.default.arg for c in table.columns
-                          if c.key not in self.keys and c.default is not None and c.default.is_scalar}
+        self._defaults = {c.key: c.default.arg for c in _scalar_defaults(table, self.keys)}
         self._insert = Direct(insert(table).values(with_defaults(table, self.keys)))
         self._copy_by_dialect: dict[str, tuple[str, tuple[Any, ...], tuple[Any, ...]]] = {}
 
@@ -186,9 +189,7 @@ class BulkInsert:
         sql, processors, defaults = self._copy_plan(conn.dialect)
         keys = self.keys
         cursor = conn.connection.dbapi_connection.cursor()
-        if conn._has_events or conn.engine._has_events:
-            for listener in conn.dispatch.before_cursor_execute:
-                listener(conn, cursor, sql, (), None, True)
+        _announce(conn, cursor, sql, (), True)
         try:
             with cursor.copy(sql) as copy:
                 for row in rows:

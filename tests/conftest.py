@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,11 @@ from registry.db.base import make_engine
 from registry.db.migrate import upgrade
 from registry.policy.engine import PolicyEngine
 from registry.settings import Settings
+
+# Timings are not a pass/fail matter (CI and mutation runs share a loaded machine): Hypothesis
+# neither times examples out nor fails a test whose inputs were slow to generate.
+settings.register_profile("registry", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("registry")
 
 def pytest_sessionstart(session) -> None:  # noqa: ANN001
     """The Dutch catalogues compiled from their .po files (as `make` does), so pytest alone works.

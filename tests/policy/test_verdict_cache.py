@@ -88,6 +88,20 @@ def test_a_policy_that_uses_the_licence_facts_whole_is_never_keyed_by_a_clamped_
     assert not PolicyEngine.load(d).quota_only_compared_to_zero
 
 
+def test_asking_whether_the_licence_has_another_fact_keeps_one_verdict_for_every_count(tmp_path):
+    """``context.licence has …`` reads no count: the verdicts stay keyed by "above zero or not".
+    Broken by: not knowing Cedar's ``has`` node, which then looks like the licence used whole."""
+    d = _copy_policies(tmp_path)
+    (d / "zz_has.cedar").write_text(
+        '@id("forbid.has")\n@reason("NO_LICENCE")\n'
+        'forbid (principal, action == Action::"route", resource) unless { context.licence has present };')
+    engine = PolicyEngine.load(d)
+    assert engine.quota_only_compared_to_zero
+    for n in (7, 6):
+        engine.evaluate("gw", "tool", _with({"licence": {"quota_limited": True, "quota_remaining": n}}))
+    assert len(engine._verdicts) == 1
+
+
 def test_a_verdict_with_an_evaluation_error_is_not_remembered(monkeypatch):
     """A passing fault in the binding must not be repeated from memory (and must never become a
     permit): the next question is asked of Cedar again."""

@@ -63,6 +63,18 @@ def _during_evaluation(monkeypatch, action):
     return done
 
 
+def _attempts(monkeypatch) -> list[bool]:
+    """The ``apart`` flag of every attempt at deciding (a second attempt: decided again)."""
+    real, seen = decisions._decide, []
+
+    def attempt(session, **kwargs):
+        seen.append(kwargs["apart"])
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(decisions, "_decide", attempt)
+    return seen
+
+
 def _other_writer_commits(path) -> str:
     """Another connection takes the write lock without waiting, writes and commits."""
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
@@ -82,10 +94,32 @@ def test_a_decision_reads_without_the_write_lock_and_writes_under_it(sqlite_worl
     begins = []
     event.listen(engine, "begin", lambda conn: begins.append(conn.info[READS_FIRST_OPTION]))
     seen = _during_evaluation(monkeypatch, lambda: _other_writer_commits(path))
+    attempts = _attempts(monkeypatch)
     out = _decide(sessions, world, policy_engine)
     assert out.decision.outcome == "permit"
     assert seen == ["committed"]  # another writer committed while this decision judged
     assert begins == [True, False]  # one read transaction, then one write transaction
+    # What the other writer changed is not a term (the revision was set to itself): the read
+    # still holds under the lock, and the decision is not made a second time.
+    assert attempts == [True]
+
+
+@pytest.mark.parametrize("reads_first", [True, False])
+def test_a_retry_replays_its_permit_in_one_attempt_and_one_write(sqlite_world, policy_engine, monkeypatch,
+                                                                  reads_first):
+    """A gateway's retry of a permitted study: read first, it ends the read before writing the
+    replay's audit entry under the lock; without reads-first it stays one transaction. Either
+    way it is decided once (nothing moved in between). Broken by: the retry skipping the lock,
+    calling it wrongly (a 500 on every retry), or comparing what it read with something else."""
+    engine, sessions, world, _path = sqlite_world
+    first = _decide(sessions, world, policy_engine, "retried", reads_first=reads_first)
+    begins = []
+    event.listen(engine, "begin", lambda conn: begins.append(conn.info[READS_FIRST_OPTION]))
+    attempts = _attempts(monkeypatch)
+    again = _decide(sessions, world, policy_engine, "retried", reads_first=reads_first)
+    assert again.decision.outcome == "permit" and again.decision.id == first.decision.id
+    assert attempts == [reads_first]
+    assert begins == ([True, False] if reads_first else [False])
 
 
 def test_without_reads_first_the_lock_is_held_from_the_start(sqlite_world, policy_engine, monkeypatch):
@@ -117,8 +151,13 @@ def test_a_permit_stored_between_reading_and_writing_is_replayed(sqlite_world, p
     first = []
     _during_evaluation(monkeypatch, lambda: first.append(
         _decide(sessions, world, policy_engine, "same-study", reads_first=False)))
+    attempts = _attempts(monkeypatch)
     out = _decide(sessions, world, policy_engine, "same-study")
     assert out.decision.outcome == "permit" and out.decision.id == first[0].decision.id
+    # Seen under the lock (the re-read asks for this study's permit), so decided again there:
+    # the read attempt, the other request's own, and the second attempt that replays. Not by
+    # reserving a unit and handing it back when the insert collides.
+    assert attempts == [True, False, False]
 
 
 def test_a_locked_database_at_begin_is_sqlalchemys_operational_error(tmp_path):

@@ -183,6 +183,8 @@ def test_rule_2_the_engine_reports_its_own_failure(monkeypatch):
     verdict = policy_engine.evaluate("gw", "tool", {})
     assert verdict.permit is False and verdict.failed == ("POLICY_ERROR",)
     assert verdict.errors == ("the policy engine failed",)
+    # The record names what decided: no policy did, so the failure itself (not a blank).
+    assert verdict.rules == ("POLICY_ERROR",)
 
 
 def test_rule_2_a_check_that_errored_still_explains_itself_without_its_row(policy_engine):

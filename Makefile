@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PYTEST_WORKERS ?= auto
 PORT ?= 5000
 
-.PHONY: i18n demo test test-sqlite test-postgres test-browser install serve bench mutation clean
+.PHONY: i18n demo test test-sqlite test-postgres test-browser install serve bench mutation mutation-sweep clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -71,6 +71,13 @@ mutation: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,mutation]'
 	$(BIN)/mutmut run --max-children $${MUTMUT_CHILDREN:-2} $(MUTANTS)
 	$(BIN)/mutmut results
+
+## make mutation-sweep NAMES=names.txt OUT=sweep.jsonl TESTS='tests/policy': the mutants named,
+## each against only those tests, in a worktree of its own (.ci/mutation_sweep.py; docs/testing.md).
+mutation-sweep: $(STAMP)
+	rm -rf $${SWEEP_CHECKOUT:-/tmp/registry-sweep} && git worktree prune && \
+	  git worktree add --detach $${SWEEP_CHECKOUT:-/tmp/registry-sweep} HEAD
+	$(BIN)/python .ci/mutation_sweep.py $${SWEEP_CHECKOUT:-/tmp/registry-sweep} $(OUT) $(NAMES) -- $(TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/decisions_http.py

@@ -27,7 +27,7 @@ BIN = ROOT / ".venv" / "bin"
 
 
 def hunks(diff: str):
-    """(path, (old lines, new lines)) per hunk of a unified diff."""
+    """(path, [(tag, text), …]) per hunk of a unified diff; tag is " ", "-" or "+"."""
     path, cur = None, None
     for line in diff.splitlines():
         if line.startswith("+++ "):
@@ -35,21 +35,22 @@ def hunks(diff: str):
         elif line.startswith("--- "):
             continue
         elif line.startswith("@@"):
-            cur = ([], [])
+            cur = []
             yield path, cur
         elif cur is not None and line[:1] in (" ", "-", "+", ""):
-            tag, text = (line[:1] or " "), line[1:]
-            if tag in " -":
-                cur[0].append(text)
-            if tag in " +":
-                cur[1].append(text)
+            cur.append((line[:1] or " ", line[1:]))
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def apply(wt: str, diff: str):
-    """Apply ``diff`` to the checkout ``wt`` by matching each hunk's old lines exactly once (GNU
-    patch refuses mutmut's hunks: their line numbers count from the function, and a hunk with
-    less context after than before is taken to be at the end of the file). Returns the file's
-    path and its text before; ValueError when a hunk does not match exactly once."""
+    """Apply ``diff`` to the checkout ``wt``. Each hunk's old lines must match exactly one place
+    in the file, compared without their leading spaces: mutmut shows a method dedented to the
+    module's level (but not the lines of its docstring), and numbers lines from the function, so
+    GNU patch refuses its hunks. Added lines take the indentation the removed ones had in the
+    file. Returns the file's path and its text before; ValueError when a hunk does not match."""
     found = list(hunks(diff))
     if not found:
         raise ValueError("no hunk")
@@ -57,16 +58,22 @@ def apply(wt: str, diff: str):
     full = os.path.join(wt, path)
     original = open(full).read()
     lines = original.split("\n")
-    for _, (old, new) in found:
-        # mutmut shows a method dedented to the module's level: try it indented as in its class too.
-        for indent in ("", "    "):
-            o = [indent + l if l else l for l in old]
-            at = [i for i in range(len(lines) - len(o) + 1) if lines[i:i + len(o)] == o]
-            if len(at) == 1:
-                lines[at[0]:at[0] + len(o)] = [indent + l if l else l for l in new]
-                break
-        else:
+    for _, hunk in found:
+        old = [text.strip() for tag, text in hunk if tag in " -"]
+        at = [i for i in range(len(lines) - len(old) + 1)
+              if [line.strip() for line in lines[i:i + len(old)]] == old]
+        if len(at) != 1:
             raise ValueError(f"hunk matches {len(at)} times")
+        i, shift, out = at[0], 0, []
+        for tag, text in hunk:
+            if tag == "+":
+                out.append(" " * max(0, _indent(text) + shift) + text.lstrip(" ") if text.strip() else text)
+                continue
+            shift = _indent(lines[i]) - _indent(text) if text.strip() else shift
+            if tag == " ":
+                out.append(lines[i])
+            i += 1
+        lines[at[0]:i] = out
     open(full, "w").write("\n".join(lines))
     return full, original
 

@@ -102,6 +102,25 @@ def test_asking_whether_the_licence_has_another_fact_keeps_one_verdict_for_every
     assert len(engine._verdicts) == 1
 
 
+def test_a_question_asked_again_is_answered_from_memory(monkeypatch):
+    """What the memory is for: Cedar is asked once per distinct question (gateway, tool, facts),
+    a permit as well as a deny. Broken by: looking the verdict up under another key, or not at all."""
+    engine = PolicyEngine.load()
+    real, calls = cedarpy.is_authorized, []
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(args[0]["principal"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cedarpy, "is_authorized", counted)
+    denied = _with({"agreement": {"signed": False}})
+    for _ in range(3):
+        assert engine.evaluate("gw", "tool", BASELINE).permit is True
+        assert engine.evaluate("gw", "tool", denied).permit is False
+    assert engine.evaluate("gw-2", "tool", BASELINE).permit is True  # another gateway: asked
+    assert calls == ['Gateway::"gw"', 'Gateway::"gw"', 'Gateway::"gw-2"']
+
+
 def test_a_verdict_with_an_evaluation_error_is_not_remembered(monkeypatch):
     """A passing fault in the binding must not be repeated from memory (and must never become a
     permit): the next question is asked of Cedar again."""

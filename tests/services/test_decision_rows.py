@@ -44,3 +44,21 @@ def test_a_permit_whose_key_is_taken_stores_neither_row(session, clock, policy_e
     session.expire_all()
     assert session.get(Decision, twin.id) is None and _entries(session, twin.id) == []
     assert len(_entries(session, first.decision.id)) == 1
+
+
+def test_a_deny_and_a_dry_run_are_never_stored_as_overage(session, clock, policy_engine):
+    """Only a permit that took a unit beyond the quota is overage (billed, and shown as such to
+    procurement); a deny or a dry run took none, even on a licence whose quota is used up and
+    which allows overage."""
+    world = make_world(session, clock, quota_limit=0, on_quota_exhausted="overage")
+    denied = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                              request=child_hand(world.tool.slug, study_key="r-deny", purpose="research"))
+    dry = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                           request=child_hand(world.tool.slug, study_key="r-dry", dry_run=True))
+    billed = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                              request=child_hand(world.tool.slug, study_key="r-billed"))
+    session.expire_all()
+    stored = {key: session.get(Decision, out.decision.id)
+              for key, out in (("deny", denied), ("dry", dry), ("billed", billed))}
+    assert [stored[k].outcome for k in ("deny", "dry", "billed")] == ["deny", "permit", "permit"]
+    assert [stored[k].overage for k in ("deny", "dry", "billed")] == [False, False, True]

@@ -118,6 +118,9 @@ def test_a_question_asked_again_is_answered_from_memory(monkeypatch):
         assert engine.evaluate("gw", "tool", BASELINE).permit is True
         assert engine.evaluate("gw", "tool", denied).permit is False
     assert engine.evaluate("gw-2", "tool", BASELINE).permit is True  # another gateway: asked
+    # The same facts put together in another order (another code path) are the same question.
+    reordered = {key: dict(reversed(BASELINE[key].items())) for key in reversed(BASELINE)}
+    assert engine.evaluate("gw", "tool", reordered).permit is True
     assert calls == ['Gateway::"gw"', 'Gateway::"gw"', 'Gateway::"gw-2"']
 
 

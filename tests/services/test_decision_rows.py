@@ -62,3 +62,16 @@ def test_a_deny_and_a_dry_run_are_never_stored_as_overage(session, clock, policy
               for key, out in (("deny", denied), ("dry", dry), ("billed", billed))}
     assert [stored[k].outcome for k in ("deny", "dry", "billed")] == ["deny", "permit", "permit"]
     assert [stored[k].overage for k in ("deny", "dry", "billed")] == [False, False, True]
+
+
+def test_a_deny_for_a_used_up_quota_is_not_overage(session, clock, policy_engine):
+    """On a licence that denies beyond its quota, the deny that finds no unit left took none
+    (the decision learns it when its reservation finds the last unit gone, not before)."""
+    world = make_world(session, clock, quota_limit=1)
+    for key in ("r-last-unit", "r-none-left"):
+        out = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                               request=child_hand(world.tool.slug, study_key=key))
+    session.expire_all()
+    stored = session.get(Decision, out.decision.id)
+    assert (stored.outcome, stored.overage) == ("deny", False)
+    assert [r["code"] for r in out.decision.reasons] == ["QUOTA_EXHAUSTED"]

@@ -56,7 +56,7 @@ def apply(wt: str, diff: str):
         raise ValueError("no hunk")
     path = found[0][0]
     full = os.path.join(wt, path)
-    original = open(full).read()
+    original = Path(full).read_text()
     lines = original.split("\n")
     for _, hunk in found:
         old = [text.strip() for tag, text in hunk if tag in " -"]
@@ -74,7 +74,7 @@ def apply(wt: str, diff: str):
                 out.append(lines[i])
             i += 1
         lines[at[0]:i] = out
-    open(full, "w").write("\n".join(lines))
+    Path(full).write_text("\n".join(lines))
     return full, original
 
 
@@ -103,7 +103,7 @@ def main():
             except subprocess.TimeoutExpired:
                 status = "timeout"
             finally:
-                open(full, "w").write(original)
+                Path(full).write_text(original)
         with open(out, "a") as f:
             f.write(json.dumps({"name": name, "status": status}) + "\n")
         print(name, status, flush=True)

@@ -143,8 +143,8 @@ def with_defaults(table: Table, keys: tuple[str, ...], prefix: str = "") -> dict
 
 
 def _scalar_defaults(table: Table, keys: tuple[str, ...]) -> list[Any]:
-    """The columns not in ``keys`` with a Python-side scalar default (callables are not used
-    where these rows are written: ids and timestamps are always given)."""
+    """The columns not in ``keys`` with a Python-side scalar default. A callable default is
+    not filled in here: :class:`Direct` refuses a statement that would need one."""
     return [c for c in table.columns if c.key not in keys and c.default is not None and c.default.is_scalar]
 
 

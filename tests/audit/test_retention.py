@@ -82,6 +82,21 @@ def test_a_log_pruned_to_its_head_is_anchored_by_the_newest_checkpoint(sealed, c
     assert report.entries_checked == 0
 
 
+def test_sealing_after_a_prune_to_the_head_continues_from_the_newest_checkpoint(sealed, clock,
+                                                                              signer):
+    """With every entry pruned, the head lives only in the newest checkpoint: the next entry
+    takes the following seq and links to the checkpoint's hash, and the log still verifies."""
+    newest = checkpoint_now(sealed, clock=clock, signer=signer)
+    sql(sealed, "DELETE FROM audit_entries")
+    add_entries(sealed, clock, 2)
+    seal_all(sealed, clock=clock, signer=signer)
+    first = sealed.scalars(select(AuditEntry).order_by(AuditEntry.seq)).first()
+    assert (first.seq, first.prev_hash) == (newest.seq + 1, newest.head_hash)
+    report = verify(sealed, signer)
+    assert report.ok, report.failure
+    assert (report.anchor_seq, report.head_seq) == (newest.seq, newest.seq + 2)
+
+
 def test_a_log_pruned_after_its_first_entry_is_anchored_at_seq_1(sealed, clock, signer):
     """The smallest prune there is: a checkpoint at seq 1 (here one an outsider kept) anchors it."""
     first = sealed.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == 1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -9,7 +11,7 @@ from sqlalchemy import func, select
 from registry.actor import Actor
 from registry.audit.chain import CHECKPOINT_TYP, checkpoint_now, checkpoint_statement, seal_all
 from registry.db.audit import AuditCheckpoint, AuditEntry
-from registry.services.audit import prune_audit_trail
+from registry.services.audit import prune_audit_trail, verify_audit_trail
 from registry.settings import Settings
 from tests.audit.conftest import add_entries, sql, verify
 from tests.conftest import DEMO_NOW
@@ -58,7 +60,31 @@ def test_removing_recent_entries_up_to_a_checkpoint_is_not_passed_off_as_retenti
     sql(sealed, "DELETE FROM audit_entries WHERE seq <= 10")  # 10 is a checkpoint, a day old
     clock.advance(days=1)
     report = verify(sealed, signer, clock=clock, retention_days=190)
+    assert report.failure.seq == 1
+    # It names the range removed too early (the Dutch page's sentence carries that number).
+    assert report.failure.reason == "entries 1..10 were removed before their retention period ended"
+
+
+def test_an_anchor_exactly_as_old_as_the_retention_period_is_retention(sealed, clock, signer):
+    """The entries up to a checkpoint signed exactly 190 days ago have been kept 190 days; a
+    microsecond less is too early."""
+    anchor = sealed.scalar(select(AuditCheckpoint).where(AuditCheckpoint.seq == 10))
+    sql(sealed, "DELETE FROM audit_entries WHERE seq <= 10")
+    clock.current = anchor.created_at + timedelta(days=190)
+    assert verify(sealed, signer, clock=clock, retention_days=190).ok
+    clock.advance(microseconds=-1)
+    report = verify(sealed, signer, clock=clock, retention_days=190)
     assert report.failure.seq == 1 and "retention" in report.failure.reason
+
+
+def test_a_pruned_log_verified_without_a_retention_period_is_not_judged_by_one(sealed, clock,
+                                                                             signer):
+    """The audit service always passes its clock; without a retention period (the API's verify
+    when none is configured) a pruned log anchored by a checkpoint is simply verified."""
+    sql(sealed, "DELETE FROM audit_entries WHERE seq <= 10")
+    report = verify_audit_trail(sealed, actor=SYSTEM, clock=clock, signer=signer)
+    assert report.ok, report.failure
+    assert report.anchor_seq == 10
 
 
 def test_pruned_without_an_anchoring_checkpoint_fails(sealed, signer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from registry.audit import verify as verify_module
@@ -156,3 +156,24 @@ def test_verification_stays_in_this_process_unless_workers_are_asked_for(sealed,
     monkeypatch.setattr(verify_module, "PARALLEL_FROM", 0)
     monkeypatch.setattr(verify_module, "ProcessPoolExecutor", no_pool)
     assert verify(sealed, signer).ok
+
+
+def test_workers_are_used_from_parallel_from_entries_on(sealed, signer, monkeypatch):
+    """``workers`` > 1 spreads a log of at least ``PARALLEL_FROM`` entries after its start over
+    processes, and a shorter log is walked here (starting processes costs more than it saves).
+    The walk is recorded, not started: what matters is which path was taken."""
+    taken: list = []
+
+    def recording(session, lo, last, pinned, workers):
+        taken.append((lo, last, workers))
+        return [verify_module._walk(session.connection(), lo, None, pinned)]
+
+    monkeypatch.setattr(verify_module, "_walk_in_parallel", recording)
+    last = sealed.scalar(select(func.max(AuditEntry.seq)))
+    monkeypatch.setattr(verify_module, "PARALLEL_FROM", last - 1)  # exactly long enough
+    report = verify(sealed, signer, workers=2)
+    assert report.ok and report.entries_checked == last
+    assert taken == [(1, last, 2)]
+    monkeypatch.setattr(verify_module, "PARALLEL_FROM", last)  # one entry short
+    assert verify(sealed, signer, workers=2).ok
+    assert len(taken) == 1

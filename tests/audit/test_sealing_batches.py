@@ -5,6 +5,7 @@ sealed batch after batch")."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from registry.audit import chain
@@ -55,3 +56,28 @@ def test_seal_all_goes_batch_by_batch_until_nothing_is_pending(session, clock, s
     signed = list(session.scalars(select(AuditCheckpoint.seq).where(AuditCheckpoint.seq > start)
                                   .order_by(AuditCheckpoint.seq)))
     assert len(signed) == 3 and [c.seq for c in total.checkpoints] == signed
+
+
+def test_an_entry_sealed_behind_the_sequencers_back_stops_the_pass(session, clock, monkeypatch):
+    """The sealed flag in the UPDATE's WHERE is the backstop against sealing twice: if anything
+    sealed an entry while this pass held the lock (a sealer that ignored it), the pass refuses
+    rather than giving that entry a second seq and hash."""
+    seal_all(session, clock=clock)
+    add_entries(session, clock, 3)
+    real, seen = chain.entry_hash, []
+
+    def meddling(row, seq, prev):
+        if not seen:  # the first entry of the pass is sealed by "someone else" meanwhile
+            session.connection().execute(AuditEntry.__table__.update()
+                                         .where(AuditEntry.__table__.c.id == row.id)
+                                         .values(sealed=True, seq=10_000_000, prev_hash="x" * 64,
+                                                 entry_hash="y" * 64))
+        seen.append(row.id)
+        return real(row, seq, prev)
+
+    monkeypatch.setattr(chain, "entry_hash", meddling)
+    with pytest.raises(RuntimeError) as refused:
+        seal_pending(session, clock=clock)
+    assert str(refused.value) == ("audit entries were sealed by someone else while the sequencer "
+                                  "held the lock; refusing to continue")
+    assert session.scalar(select(AuditEntry.seq).where(AuditEntry.id == seen[0])) == 10_000_000

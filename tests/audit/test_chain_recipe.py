@@ -72,3 +72,24 @@ def test_a_checkpoint_states_exactly_the_documented_fields(session, clock, signe
         assert _payload(checkpoint.signature) == {
             "seq": checkpoint.seq, "head_hash": entry.entry_hash,
             "created_at": _stamp(checkpoint.created_at), "log": "aifi-registry-audit"}
+
+
+def test_an_instant_is_stamped_in_utc_whatever_zone_it_comes_in(monkeypatch):
+    """The same instant hashes the same on SQLite and PostgreSQL, whatever zone a driver or the
+    process hands it in; here the process's own zone is not UTC either."""
+    import time
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from registry.audit.chain import utc_stamp
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        instant = datetime(2026, 6, 1, 10, 0, 0, 250, tzinfo=timezone.utc)
+        for zone in (timezone.utc, timezone(timedelta(0)), ZoneInfo("Europe/Amsterdam"),
+                     timezone(timedelta(hours=-5, minutes=-30))):
+            assert utc_stamp(instant.astimezone(zone)) == "2026-06-01T10:00:00.000250Z", zone
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -42,3 +42,12 @@ def test_on_demand_is_once_per_head(session, clock, signer):
     again = checkpoint_now(session, clock=clock, signer=signer)
     assert again.id == first.id and first.seq == head(session)[0]
     assert first.kid == signer.kid
+
+
+def test_a_checkpoint_falls_due_exactly_t_minutes_after_the_last(session, clock, signer):
+    seal_pending(session, clock=clock, signer=signer, checkpoint_minutes=60)
+    first = _seqs(session)
+    add_entries(session, clock, 1)
+    clock.advance(minutes=60)
+    seal_pending(session, clock=clock, signer=signer, checkpoint_minutes=60)
+    assert _seqs(session) == first + [first[0] + 1]

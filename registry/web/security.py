@@ -4,6 +4,7 @@ with personal or audit data, HSTS and Secure cookies outside development."""
 from __future__ import annotations
 
 from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from registry.settings import Settings
 
@@ -15,9 +16,22 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 _CACHEABLE = {"web.index", "static"}
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened without building its signing serializer when the
+    request has no session cookie (every gateway and API call): that build was about 3 % of an
+    in-process decision (py-spy, docs/performance.md). A request with a cookie is read exactly
+    as Flask reads it; without a secret key Flask's null session stays."""
+
+    def open_session(self, app, request):  # noqa: ANN001, ANN201 - Flask's signature
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def register_security_headers(app: Flask, settings: Settings) -> None:
     production = settings.environment == "production"
     app.config["SESSION_COOKIE_SECURE"] = production
+    app.session_interface = CookieSessions()
 
     @app.after_request
     def _security_headers(response):  # noqa: ANN001, ANN202

@@ -64,3 +64,22 @@ def test_an_evaluation_on_terms_in_memory_reads_no_terms_table(session, clock, p
     finally:
         stop()
     assert [s for s in sql if _TERMS.search(s)] == []
+
+
+def test_terms_in_memory_are_kept_apart_per_hospital_and_processor(session, clock, policy_engine):
+    """One process's memory holds the agreements of every (hospital, processor) pair decided
+    for: a hospital whose agreement is still in review is denied after another hospital's
+    signed agreement was read into memory, and the other way round (_agreements' key)."""
+    signed = make_world(session, clock)
+    in_review = make_world(session, clock, agreement_status="in_review")
+    terms = TermsCache()
+
+    def decide(world, key):
+        return decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                request=child_hand(world.tool.slug, study_key=key),
+                                terms=terms).decision
+
+    assert decide(signed, "a-1").outcome == "permit"
+    refused = decide(in_review, "b-1")
+    assert refused.outcome == "deny" and refused.facts["agreement"]["signed"] is False
+    assert decide(signed, "a-2").outcome == "permit"

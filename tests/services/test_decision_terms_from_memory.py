@@ -83,3 +83,41 @@ def test_terms_in_memory_are_kept_apart_per_hospital_and_processor(session, cloc
     refused = decide(in_review, "b-1")
     assert refused.outcome == "deny" and refused.facts["agreement"]["signed"] is False
     assert decide(signed, "a-2").outcome == "permit"
+
+
+def test_terms_in_memory_are_kept_apart_per_tool_version(session, clock, policy_engine):
+    """A tool's versions are remembered apart: version 2.0 (no deployment approved for it, so
+    denied) read into memory first does not stand in for version 1.0 or for the default
+    (_tool_row's keys)."""
+    from datetime import date
+
+    from registry.services import tools
+    from tests.factories import BONEXPERT_USE, SYSTEM
+
+    world, terms = make_world(session, clock), TermsCache()
+    tools.create_tool_version(session, actor=SYSTEM, clock=clock, tool_id=world.tool.id,
+                              version="2.0", intended_use=BONEXPERT_USE,
+                              certificate_expires_on=date(2030, 1, 1))
+    session.flush()
+
+    def decide(key, version):
+        request = child_hand(world.tool.slug, study_key=key, tool_version=version)
+        return decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                request=request, terms=terms).decision
+
+    assert decide("v2-a", "2.0").outcome == "deny"
+    assert decide("v1-a", "1.0").outcome == "permit"
+    assert decide("default-a", None).outcome == "permit"
+    assert decide("v2-b", "2.0").outcome == "deny"
+
+
+def test_terms_in_memory_are_kept_apart_per_tool(session, clock, policy_engine):
+    """Two tools asked for by their default version, one after the other, in one process's
+    memory: each decision is for its own tool, licence and hospital."""
+    first, second, terms = make_world(session, clock), make_world(session, clock), TermsCache()
+    for n, world in enumerate((first, second, first)):
+        decision = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                    request=child_hand(world.tool.slug, study_key=f"tool-{n}"),
+                                    terms=terms).decision
+        assert decision.outcome == "permit"
+        assert decision.refs["licence"]["id"] == world.licence.id

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import timezone
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from registry.audit.chain import HASHED_FIELDS, seal_all
+from registry.audit.chain import HASHED_FIELDS, seal_all, utc_stamp
 from registry.db.audit import AuditCheckpoint, AuditEntry
 from tests.audit.conftest import add_entries
 
@@ -77,12 +79,6 @@ def test_a_checkpoint_states_exactly_the_documented_fields(session, clock, signe
 def test_an_instant_is_stamped_in_utc_whatever_zone_it_comes_in(monkeypatch):
     """The same instant hashes the same on SQLite and PostgreSQL, whatever zone a driver or the
     process hands it in; here the process's own zone is not UTC either."""
-    import time
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    from registry.audit.chain import utc_stamp
-
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
     try:

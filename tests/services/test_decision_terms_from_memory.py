@@ -6,14 +6,15 @@ statements, so this is the test that notices (mutants decide 46, 47, 50, 63, 70 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from sqlalchemy import event
 
 from registry.actor import Actor
 from registry.schemas import EvaluateIn
-from registry.services import decisions
+from registry.services import decisions, tools
 from registry.services.terms_cache import TermsCache
-from tests.factories import child_hand, make_world
+from tests.factories import BONEXPERT_USE, SYSTEM, child_hand, make_world
 
 # The terms a decision judges on: none of these may be read once they are in memory.
 _TERMS = re.compile(r"\b(tools|tool_versions|licences|framework_contracts|data_processing_agreements|"
@@ -89,11 +90,6 @@ def test_terms_in_memory_are_kept_apart_per_tool_version(session, clock, policy_
     """A tool's versions are remembered apart: version 2.0 (no deployment approved for it, so
     denied) read into memory first does not stand in for version 1.0 or for the default
     (_tool_row's keys)."""
-    from datetime import date
-
-    from registry.services import tools
-    from tests.factories import BONEXPERT_USE, SYSTEM
-
     world, terms = make_world(session, clock), TermsCache()
     tools.create_tool_version(session, actor=SYSTEM, clock=clock, tool_id=world.tool.id,
                               version="2.0", intended_use=BONEXPERT_USE,

@@ -19,7 +19,7 @@ def _pending(session) -> int:
                           .where(AuditEntry.sealed.is_(False)))
 
 
-def test_a_pass_seals_at_most_its_batch_oldest_first(session, clock, signer):
+def test_a_pass_seals_at_most_its_batch_oldest_first(session, clock):
     seal_all(session, clock=clock)
     add_entries(session, clock, 7)
     ids = list(session.scalars(select(AuditEntry.id).where(AuditEntry.sealed.is_(False))

@@ -206,6 +206,10 @@ def load_snapshot(session: Session, *, hospital: Organisation, gateway: Gateway 
                                      lambda s: s.get(Purpose, request.purpose)),
                     purpose_code=request.purpose, tool_slug=request.tool)
     if tool is None:
+        if request.tool_version:
+            # Only to say which is unknown, the tool or the version asked for (a deny either way).
+            known = _tool_row(view, request.tool, None)
+            snap.tool = known[0] if known else None
         return snap
     licences = view.get(("licences", hospital.id, tool.id), lambda s: list(s.execute(
         _LICENCES, {"hospital": hospital.id, "tool": tool.id})))

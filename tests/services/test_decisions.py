@@ -130,6 +130,14 @@ def test_each_reason_code_on_its_own(session, clock, policy_engine, world_kw, br
     assert outcome.decision.obligations == []
 
 
+def test_an_unknown_tool_is_named_as_the_gateway_asked_for_it(session, clock, policy_engine):
+    world = make_world(session, clock)
+    unknown = decide(session, world, clock, policy_engine, tool="no-such-tool")
+    assert unknown.decision.reasons[0]["detail"] == "no tool 'no-such-tool'"
+    version = decide(session, world, clock, policy_engine, tool_version="9.9")
+    assert version.decision.reasons[0]["detail"] == f"no tool {world.tool.slug!r} in the requested version"
+
+
 def test_outside_intended_use_names_the_attributes(session, clock, policy_engine):
     world = make_world(session, clock)
     outcome = decide(session, world, clock, policy_engine,

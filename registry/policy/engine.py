@@ -60,7 +60,6 @@ class Verdict:
 @dataclass
 class PolicyEngine:
     policy_set: Any
-    schema_text: str
     version: str
     # @id → @reason of every policy, read from the files.
     reasons_by_id: dict[str, str] = field(default_factory=dict)
@@ -101,9 +100,8 @@ class PolicyEngine:
         digest = hashlib.sha256()
         for path, text in zip(files + [schema_path], texts + [schema_text]):
             digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
-        return cls(policy_set=policy_set, schema_text=schema_text,
-                   version="sha256:" + digest.hexdigest(), reasons_by_id=reasons_by_id,
-                   _entities=cedarpy.Entities.from_json_str("[]"),
+        return cls(policy_set=policy_set, version="sha256:" + digest.hexdigest(),
+                   reasons_by_id=reasons_by_id, _entities=cedarpy.Entities.from_json_str("[]"),
                    quota_only_compared_to_zero=_quota_only_compared_to_zero(
                        json.loads(cedarpy.policies_to_json_str(policies))))
 

@@ -117,3 +117,15 @@ def test_terms_in_memory_are_kept_apart_per_tool(session, clock, policy_engine):
                                     terms=terms).decision
         assert decision.outcome == "permit"
         assert decision.refs["licence"]["id"] == world.licence.id
+
+
+def test_terms_in_memory_are_kept_apart_per_purpose(session, clock, policy_engine):
+    """A purpose in memory is the one asked for: after a decision for clinical care, one for a
+    purpose nobody defined is PURPOSE_UNKNOWN, not judged as clinical care."""
+    world, terms = make_world(session, clock), TermsCache()
+    for key, purpose, codes in (("care", "clinical-care", []), ("other", "marketing", ["PURPOSE_UNKNOWN"]),
+                                ("care-again", "clinical-care", [])):
+        decision = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                    request=child_hand(world.tool.slug, study_key=key, purpose=purpose),
+                                    terms=terms).decision
+        assert [r["code"] for r in decision.reasons] == codes

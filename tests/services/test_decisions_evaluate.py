@@ -164,3 +164,17 @@ def test_an_evaluation_past_the_limit_bills_nothing(session, clock, policy_engin
     assert stored.overage is False and stored.obligations == [] and stored.reservation == "none"
     assert outcome.quota == {"limit": 0, "used": 0, "remaining": 0,
                              "period_start": "2026-01-01", "period_end": "2026-12-31"}
+
+
+def test_an_evaluation_counts_the_units_already_used(session, clock, policy_engine):
+    """An evaluation reserves nothing, so it must read the count itself: with the one unit of a
+    limit of one taken by a decision, the evaluation is judged on that count (kills the
+    snapshot's ``read_quota`` defaulting to "some left")."""
+    world = make_world(session, clock, quota_limit=1)
+    taken = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                             request=child_hand(world.tool.slug, study_key="taken"))
+    assert taken.decision.outcome == "permit"
+    outcome = _evaluate(session, clock, policy_engine, world.actor, _request(world, "2026-06-01"))
+    assert (outcome.decision.outcome, _codes(outcome)) == ("deny", ["QUOTA_EXHAUSTED"])
+    assert outcome.decision.facts["licence"]["quota_remaining"] == 0
+    assert outcome.quota["used"] == 1 and outcome.quota["remaining"] == 0

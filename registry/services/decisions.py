@@ -35,7 +35,7 @@ from registry.db.clinical import Deployment
 from registry.db.consent import PatientObjection, Purpose
 from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
-from registry.db.base import reads_first
+from registry.db.base import begin_writing, reads_first
 from registry.db.decisions import Decision, Reservation
 from registry.db.direct import Direct, with_defaults
 from registry.db.organisations import Gateway, Organisation
@@ -405,7 +405,7 @@ def _to_writing(session: Session, read: tuple[int, str | None], key: str | None)
     """End the read and begin writing (SQLite's write lock taken by the next BEGIN IMMEDIATE);
     True when the revision and the study's permit are still what the read saw. Nothing was
     written yet, so the commit only ends the read."""
-    session.commit()
+    begin_writing(session)
     return _REVISION_AND_PERMIT.first(session.connection(), {"key": key}) == read
 
 

@@ -75,6 +75,20 @@ def _attempts(monkeypatch) -> list[bool]:
     return seen
 
 
+def _transactions(engine) -> list[str]:
+    """The statements that begin and end transactions, as SQLite's own trace shows them: from
+    the next connection taken from the pool on, whoever issues them (``begin_writing`` does, past SQLAlchemy's
+    events)."""
+    seen: list[str] = []
+
+    def trace(sql: str) -> None:
+        if sql.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(sql)
+
+    event.listen(engine, "checkout", lambda dbapi_connection, *_: dbapi_connection.set_trace_callback(trace))
+    return seen
+
+
 def _other_writer_commits(path) -> str:
     """Another connection takes the write lock without waiting, writes and commits."""
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
@@ -91,14 +105,14 @@ def _other_writer_commits(path) -> str:
 
 def test_a_decision_reads_without_the_write_lock_and_writes_under_it(sqlite_world, policy_engine, monkeypatch):
     engine, sessions, world, path = sqlite_world
-    begins = []
-    event.listen(engine, "begin", lambda conn: begins.append(conn.info[READS_FIRST_OPTION]))
+    transactions = _transactions(engine)
     seen = _during_evaluation(monkeypatch, lambda: _other_writer_commits(path))
     attempts = _attempts(monkeypatch)
     out = _decide(sessions, world, policy_engine)
     assert out.decision.outcome == "permit"
     assert seen == ["committed"]  # another writer committed while this decision judged
-    assert begins == [True, False]  # one read transaction, then one write transaction
+    # One read transaction, then one write transaction, on the same connection.
+    assert transactions == ["BEGIN", "COMMIT", "BEGIN IMMEDIATE", "COMMIT"]
     # What the other writer changed is not a term (the revision was set to itself): the read
     # still holds under the lock, and the decision is not made a second time.
     assert attempts == [True]
@@ -113,13 +127,13 @@ def test_a_retry_replays_its_permit_in_one_attempt_and_one_write(sqlite_world, p
     calling it wrongly (a 500 on every retry), or comparing what it read with something else."""
     engine, sessions, world, _path = sqlite_world
     first = _decide(sessions, world, policy_engine, "retried", reads_first=reads_first)
-    begins = []
-    event.listen(engine, "begin", lambda conn: begins.append(conn.info[READS_FIRST_OPTION]))
+    transactions = _transactions(engine)
     attempts = _attempts(monkeypatch)
     again = _decide(sessions, world, policy_engine, "retried", reads_first=reads_first)
     assert again.decision.outcome == "permit" and again.decision.id == first.decision.id
     assert attempts == [reads_first]
-    assert begins == ([True, False] if reads_first else [False])
+    assert transactions == (["BEGIN", "COMMIT", "BEGIN IMMEDIATE", "COMMIT"] if reads_first
+                            else ["BEGIN IMMEDIATE", "COMMIT"])
 
 
 def test_without_reads_first_the_lock_is_held_from_the_start(sqlite_world, policy_engine, monkeypatch):

@@ -129,3 +129,16 @@ def test_terms_in_memory_are_kept_apart_per_purpose(session, clock, policy_engin
                                     request=child_hand(world.tool.slug, study_key=key, purpose=purpose),
                                     terms=terms).decision
         assert [r["code"] for r in decision.reasons] == codes
+
+
+def test_terms_in_memory_keep_each_hospital_s_deployment(session, clock, policy_engine):
+    """Clinical care needs the hospital's own approved deployment of the tool: one hospital's
+    approval in memory is not another's (kills load_snapshot 114: one cache key for all)."""
+    approved, draft = make_world(session, clock), make_world(session, clock, deployment="draft")
+    terms = TermsCache()
+    for n, (world, codes) in enumerate(((approved, []), (draft, ["DEPLOYMENT_NOT_APPROVED"]),
+                                        (approved, []))):
+        decision = decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                    request=child_hand(world.tool.slug, study_key=f"dep-{n}"),
+                                    terms=terms).decision
+        assert [r["code"] for r in decision.reasons] == codes

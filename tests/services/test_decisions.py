@@ -138,6 +138,19 @@ def test_an_unknown_tool_is_named_as_the_gateway_asked_for_it(session, clock, po
     assert version.decision.reasons[0]["detail"] == f"no tool {world.tool.slug!r} in the requested version"
 
 
+def test_an_agreement_that_lists_no_sub_processor_approves_none(session, clock, policy_engine):
+    """The tool's vendor processes the studies after the operator; an agreement with no
+    sub-processor at all approves nobody, which is a deny, not an error."""
+    world = make_world(session, clock)
+    for sp in session.scalars(select(agreements.SubProcessor).where(
+            agreements.SubProcessor.agreement_id == world.agreement.id)):
+        session.delete(sp)
+    session.flush()
+    outcome = decide(session, world, clock, policy_engine)
+    assert codes(outcome) == ["SUBPROCESSOR_NOT_APPROVED"]
+    assert outcome.decision.reasons[0]["detail"].endswith(f"sub-processor(s) {world.vendor.name}")
+
+
 def test_outside_intended_use_names_the_attributes(session, clock, policy_engine):
     world = make_world(session, clock)
     outcome = decide(session, world, clock, policy_engine,

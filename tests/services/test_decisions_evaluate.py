@@ -178,3 +178,16 @@ def test_an_evaluation_counts_the_units_already_used(session, clock, policy_engi
     assert (outcome.decision.outcome, _codes(outcome)) == ("deny", ["QUOTA_EXHAUSTED"])
     assert outcome.decision.facts["licence"]["quota_remaining"] == 0
     assert outcome.quota["used"] == 1 and outcome.quota["remaining"] == 0
+
+
+def test_an_evaluation_counts_the_units_of_the_month_of_its_day(session, clock, policy_engine):
+    """A monthly quota: a unit taken today counts on a day of this month, not of the next."""
+    world = make_world(session, clock, quota_limit=1, quota_period="month")
+    decisions.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                     request=child_hand(world.tool.slug, study_key="this-month"))
+    today = clock.now().date()
+    this_month = _evaluate(session, clock, policy_engine, world.actor, _request(world, today.isoformat()))
+    assert _codes(this_month) == ["QUOTA_EXHAUSTED"] and this_month.quota["used"] == 1
+    next_month = _evaluate(session, clock, policy_engine, world.actor,
+                           _request(world, today.replace(month=today.month + 1, day=1).isoformat()))
+    assert next_month.decision.outcome == "permit" and next_month.quota["used"] == 0

@@ -373,7 +373,7 @@ class _Revocation(RevocationEndpoint):
 
 
 def build_server(session: Session, *, clock: Clock, issuer: str, token_ttl: int,
-                 request_id: str | None = None, network_access_point: str = "") -> AuthorizationServer:
+                 request_id: str | None, network_access_point: str) -> AuthorizationServer:
     """An Authlib server bound to one request's session (tokens, jti rows and access-log entries
     are flushed into it; the edge commits). ``request_id`` and ``network_access_point`` are the
     request's, for the access log."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 from sqlalchemy import select
 
+from registry.auth.server import auth_methods_used
 from registry.db.audit import AuditEntry
 from registry.services import gateways
 from tests.auth.helpers import (assertion, basic, jwt_form, keyed_gateway, later, new_key,
@@ -66,11 +68,39 @@ def test_two_client_authentication_methods_in_one_request_are_refused(client, se
     body = response.get_json()
     assert body["error"] == "invalid_request" and "one client authentication method" in body["error_description"]
     assert _last(session, "client-auth").outcome == "failure"
-    # client_secret in the body beside Basic: refused the same way.
+    # client_secret in the body beside Basic: refused the same way, the methods named, and the
+    # access log says why.
     response = client.post("/oauth/token", data={"grant_type": "client_credentials",
                                                  "client_secret": secret},
                            headers=basic(gateway.client_id, secret))
     assert response.status_code == 400
+    description = response.get_json()["error_description"]
+    assert description.endswith("not client_secret_basic and client_secret_post")
+    assert _last(session, "client-auth").detail["reason"] == description
+
+
+class _TokenRequest:
+    def __init__(self, form: dict, headers: dict) -> None:
+        self.form, self.headers = form, headers
+
+
+_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.mark.parametrize("form, headers, expected", [
+    ({}, {}, []),
+    ({}, basic("gw_a", "secret"), ["client_secret_basic"]),
+    # A Basic header without a password is still an attempt at Basic.
+    ({}, {"Authorization": "Basic " + base64.b64encode(b"gw_a").decode()}, ["client_secret_basic"]),
+    ({"client_assertion": "x.y.z"}, {}, ["private_key_jwt"]),
+    ({"client_assertion_type": _ASSERTION_TYPE}, {}, ["private_key_jwt"]),
+    ({"client_secret": "s"}, {}, ["client_secret_post"]),
+    ({"client_assertion": "x.y.z", "client_assertion_type": _ASSERTION_TYPE, "client_secret": "s"},
+     basic("gw_a", "secret"), ["client_secret_basic", "private_key_jwt", "client_secret_post"]),
+])
+def test_every_client_authentication_method_present_is_counted(form, headers, expected):
+    """What counts as an attempt at each method, valid or not: any part of it present."""
+    assert auth_methods_used(_TokenRequest(form, headers)) == expected
 
 
 def test_unknown_client_and_wrong_secret_get_the_same_answer(client, session, clock, world):

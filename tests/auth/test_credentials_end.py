@@ -8,8 +8,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from registry.auth.server import auth_methods_used
+from registry.auth.server import GatewayClient, auth_methods_used
 from registry.db.audit import AuditEntry
+from registry.db.organisations import GatewayCredential
 from registry.services import gateways
 from tests.auth.helpers import (assertion, basic, jwt_form, keyed_gateway, later, new_key,
                                 secret_gateway)
@@ -183,3 +184,15 @@ def test_token_issued_and_failed_client_authentication_are_logged(client, sessio
     assert (failed.actor, failed.outcome, failed.object_id) == ("anonymous:-", "failure",
                                                                 gateway.client_id)
     assert "aifi_cs_wrong" not in json.dumps(failed.detail)
+
+
+def test_only_key_credentials_with_a_key_are_offered_for_assertions():
+    """The keys an assertion is checked against: those of private_key_jwt credentials that carry
+    one. A secret credential never contributes a key, and a key credential without its key is
+    passed over, not an error."""
+    key = new_key("Ed25519").as_dict(private=False)
+    credentials = [GatewayCredential(method="private_key_jwt", public_jwk=None),
+                   GatewayCredential(method="client_secret_basic", public_jwk=json.dumps({"kty": "oct"})),
+                   GatewayCredential(method="private_key_jwt", public_jwk=json.dumps(key))]
+    client = GatewayClient(gateway=None, hospital=None, credentials=credentials)
+    assert client.public_keys() == [key]

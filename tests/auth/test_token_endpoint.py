@@ -97,18 +97,41 @@ def test_algorithm_must_match_the_registered_key(client, session, clock, world):
     _error(response, 401, "invalid_client")
 
 
-@pytest.mark.parametrize("claims, why", [
-    ({"exp": "later"}, "exp not a number"),
-    ({"exp": None}, "exp missing"),
-    ({"jti": None}, "jti missing"),
-    ({"aud": "https://elsewhere.example/oauth/token"}, "foreign audience"),
-    ({"iss": "gw_someone_else"}, "iss differs from sub"),
-    ({"nbf": 4102444800}, "not yet valid"),
+@pytest.mark.parametrize("claims, description", [
+    ({"exp": "later"}, "claim 'exp' must be a number of seconds since the epoch (a date between 2000 and 9999)"),
+    ({"exp": None}, "claim 'exp' is required"),
+    ({"jti": None}, "claim 'jti' is required (a unique string)"),
+    ({"aud": "https://elsewhere.example/oauth/token"}, f"aud must be {TOKEN_URL}"),
+    ({"aud": ["https://elsewhere.example/oauth/token"]}, f"aud must be {TOKEN_URL}"),
+    ({"iss": "gw_someone_else"}, "iss and sub must both be the client_id"),
+    ({"nbf": 4102444800}, "the client assertion is not yet valid"),
 ])
-def test_assertion_claims_are_checked(client, session, clock, world, claims, why):
+def test_assertion_claims_are_checked(client, session, clock, world, claims, description):
+    """Each refusal says why: none of these reasons tells whether the client exists."""
     gateway, key = keyed_gateway(session, clock, world.hospital)
     response = client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, key, clock, **claims)))
     _error(response, 401, "invalid_client")
+    assert response.get_json()["error_description"] == description
+
+
+def test_an_audience_list_naming_the_token_endpoint_is_accepted(client, session, clock, world):
+    """RFC 7519 §4.1.3: aud may be a list; it must name this server among its audiences."""
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock, aud=["https://elsewhere.example/", TOKEN_URL])
+    assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+
+
+def test_a_token_issued_is_logged_by_client_and_scope_never_by_value(client, session, clock, world,
+                                                                     caplog):
+    gateway, secret = secret_gateway(session, clock, world.hospital)
+    with caplog.at_level("INFO", logger="registry.oauth"):
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                      "scope": "routing:decide"},
+                               headers=basic(gateway.client_id, secret))
+    assert response.status_code == 200
+    issued = [r.getMessage() for r in caplog.records if r.name == "registry.oauth"]
+    assert issued == [f"access token issued to {gateway.client_id} (scope routing:decide)"]
+    assert response.get_json()["access_token"] not in caplog.text
 
 
 def test_expired_assertion(client, session, clock, world):

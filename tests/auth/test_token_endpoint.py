@@ -3,8 +3,13 @@ client_secret_basic, and RFC 6749 errors for everything else."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
+from registry.audit.access import TOKEN_ISSUED
+from registry.db.audit import AuditEntry
 from registry.services import gateways, organisations
 from tests.auth.helpers import (TOKEN_URL, assertion, basic, jwt_form, keyed_gateway, later,
                                 new_key, secret_gateway)
@@ -132,6 +137,25 @@ def test_a_token_issued_is_logged_by_client_and_scope_never_by_value(client, ses
     issued = [r.getMessage() for r in caplog.records if r.name == "registry.oauth"]
     assert issued == [f"access token issued to {gateway.client_id} (scope routing:decide)"]
     assert response.get_json()["access_token"] not in caplog.text
+    # And the access log (NEN 7513) records the same, with the token's expiry.
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.event_type == TOKEN_ISSUED)
+                           .order_by(AuditEntry.id.desc()).limit(1))
+    expires = clock.now() + timedelta(seconds=response.get_json()["expires_in"])
+    assert (entry.object_id, entry.detail["scope"]) == (gateway.client_id, "routing:decide")
+    assert datetime.fromisoformat(entry.detail["expires_at"]) == expires
+
+
+def test_an_assertion_expired_within_the_leeway_is_still_accepted(client, session, clock, world):
+    """Thirty seconds of leeway for clocks that differ: an assertion that expired 29 seconds ago
+    is accepted, one that expired 30 seconds ago is not."""
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    now = int(clock.now().timestamp())
+    accepted = assertion(gateway.client_id, key, clock, iat=now - 60, exp=now - 29)
+    assert client.post("/oauth/token", data=jwt_form(accepted)).status_code == 200
+    refused = client.post("/oauth/token", data=jwt_form(
+        assertion(gateway.client_id, key, clock, iat=now - 60, exp=now - 30)))
+    _error(refused, 401, "invalid_client")
+    assert refused.get_json()["error_description"] == "the client assertion has expired"
 
 
 def test_expired_assertion(client, session, clock, world):

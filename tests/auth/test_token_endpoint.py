@@ -145,6 +145,33 @@ def test_a_token_issued_is_logged_by_client_and_scope_never_by_value(client, ses
     assert datetime.fromisoformat(entry.detail["expires_at"]) == expires
 
 
+_EPOCH_CLAIM = "must be a number of seconds since the epoch (a date between 2000 and 9999)"
+
+
+@pytest.mark.parametrize("offsets, description", [
+    # Thirty seconds of leeway on every bound; an hour at most between now and exp.
+    ({"exp": 3630}, None),
+    ({"exp": 3631}, "the client assertion lives too long; keep exp within 3600 seconds of now"),
+    ({"nbf": 0}, None),
+    ({"nbf": 30}, None),
+    ({"nbf": 31}, "the client assertion is not yet valid"),
+    ({"iat": 30}, None),
+    ({"iat": 31}, "the client assertion was issued in the future"),
+    ({"nbf": "soon"}, f"claim 'nbf' {_EPOCH_CLAIM}"),
+    ({"iat": "now"}, f"claim 'iat' {_EPOCH_CLAIM}"),
+])
+def test_the_time_claims_are_judged_at_their_bounds(client, session, clock, world, offsets, description):
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    now = int(clock.now().timestamp())
+    claims = {name: now + value if isinstance(value, int) else value for name, value in offsets.items()}
+    response = client.post("/oauth/token", data=jwt_form(assertion(gateway.client_id, key, clock, **claims)))
+    if description is None:
+        assert response.status_code == 200, response.get_json()
+    else:
+        _error(response, 401, "invalid_client")
+        assert response.get_json()["error_description"] == description
+
+
 def test_an_assertion_expired_within_the_leeway_is_still_accepted(client, session, clock, world):
     """Thirty seconds of leeway for clocks that differ: an assertion that expired 29 seconds ago
     is accepted, one that expired 30 seconds ago is not."""

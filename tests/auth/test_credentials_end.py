@@ -6,10 +6,11 @@ import base64
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from registry.auth.server import GatewayClient, auth_methods_used
+from registry.auth.server import GatewayClient, auth_methods_used, build_server
 from registry.db.audit import AuditEntry
+from registry.db.oauth import AssertionJti
 from registry.db.organisations import GatewayCredential
 from registry.services import gateways
 from tests.auth.helpers import (assertion, basic, jwt_form, keyed_gateway, later, new_key,
@@ -123,6 +124,16 @@ def test_unknown_client_and_wrong_key_get_the_same_answer(client, session, clock
     assert answers[0].status_code == answers[1].status_code == 401
 
 
+def test_a_refused_assertion_is_logged_under_the_client_it_claims(client, session, clock, world):
+    """The access log names the client id an assertion claims (its subject, unverified), or the
+    form's client_id when the assertion cannot be read."""
+    stranger = new_key("Ed25519")
+    client.post("/oauth/token", data=jwt_form(assertion("gw_nobody", stranger, clock)))
+    assert _last(session, "client-auth").object_id == "gw_nobody"
+    client.post("/oauth/token", data=jwt_form("not-a-jws", client_id="gw_form"))
+    assert _last(session, "client-auth").object_id == "gw_form"
+
+
 @pytest.mark.parametrize("claims, why", [
     ({"exp": 1e20}, "a date between 2000 and 9999"),
     ({"iat": -1e20}, "a date between 2000 and 9999"),
@@ -196,3 +207,30 @@ def test_only_key_credentials_with_a_key_are_offered_for_assertions():
                    GatewayCredential(method="private_key_jwt", public_jwk=json.dumps(key))]
     client = GatewayClient(gateway=None, hospital=None, credentials=credentials)
     assert client.public_keys() == [key]
+
+
+def test_used_assertions_are_forgotten_once_they_can_no_longer_be_replayed(client, session, clock, world):
+    """A jti is kept until its assertion has expired, then dropped when that client next
+    authenticates; other clients' jtis are theirs to drop."""
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    other, other_key = keyed_gateway(session, clock, world.hospital)
+
+    def jtis(client_id):
+        return session.scalar(select(func.count()).select_from(AssertionJti)
+                              .where(AssertionJti.client_id == client_id))
+
+    for gw, k in ((gateway, key), (other, other_key)):
+        _token(client, data=jwt_form(assertion(gw.client_id, k, clock)))
+    assert (jtis(gateway.client_id), jtis(other.client_id)) == (1, 1)
+    clock.advance(minutes=3)  # both expired (60 s), and past the leeway on both sides
+    _token(client, data=jwt_form(assertion(gateway.client_id, key, clock)))
+    session.expire_all()
+    assert (jtis(gateway.client_id), jtis(other.client_id)) == (1, 1)  # the old one replaced
+
+
+def test_the_issuer_with_or_without_a_trailing_slash_is_an_audience(session, clock):
+    server = build_server(session, clock=clock, issuer="https://registry.example/", token_ttl=600,
+                          request_id=None, network_access_point="")
+    methods = server._client_auth._methods  # Authlib's registry of client-authentication methods
+    assert methods["private_key_jwt"].audiences == ["https://registry.example/oauth/token",
+                                                    "https://registry.example"]

@@ -159,8 +159,14 @@ _EPOCH_CLAIM = "must be a number of seconds since the epoch (a date between 2000
     ({"iat": 31}, "the client assertion was issued in the future"),
     ({"nbf": "soon"}, f"claim 'nbf' {_EPOCH_CLAIM}"),
     ({"iat": "now"}, f"claim 'iat' {_EPOCH_CLAIM}"),
+    # jti: a printable string of 1 to 200 characters.
+    ({"jti": "j"}, None),
+    ({"jti": "j" * 200}, None),
+    ({"jti": ""}, "claim 'jti' is required (a unique string)"),
+    ({"jti": "j" * 201}, "claim 'jti' is required (a unique string)"),
+    ({"jti": "j\tk"}, "claim 'jti' is required (a unique string)"),
 ])
-def test_the_time_claims_are_judged_at_their_bounds(client, session, clock, world, offsets, description):
+def test_the_time_claims_and_the_jti_are_judged_at_their_bounds(client, session, clock, world, offsets, description):
     gateway, key = keyed_gateway(session, clock, world.hospital)
     now = int(clock.now().timestamp())
     claims = {name: now + value if isinstance(value, int) else value for name, value in offsets.items()}

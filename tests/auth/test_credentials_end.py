@@ -6,15 +6,17 @@ import base64
 import json
 
 import pytest
+from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
-from registry.auth.server import GatewayClient, auth_methods_used, build_server
+from registry.auth.server import (GatewayClient, PrivateKeyJWT, auth_methods_used, build_server,
+                                  load_client)
 from registry.db.audit import AuditEntry
 from registry.db.oauth import AssertionJti
 from registry.db.organisations import GatewayCredential
 from registry.services import gateways
-from tests.auth.helpers import (assertion, basic, jwt_form, keyed_gateway, later, new_key,
-                                secret_gateway)
+from tests.auth.helpers import (TOKEN_URL, assertion, basic, jwt_form, keyed_gateway, later,
+                                new_key, secret_gateway)
 from tests.factories import SYSTEM, make_world
 
 
@@ -132,6 +134,8 @@ def test_a_refused_assertion_is_logged_under_the_client_it_claims(client, sessio
     assert _last(session, "client-auth").object_id == "gw_nobody"
     client.post("/oauth/token", data=jwt_form("not-a-jws", client_id="gw_form"))
     assert _last(session, "client-auth").object_id == "gw_form"
+    client.post("/oauth/token", data=jwt_form("not-a-jws"))
+    assert _last(session, "client-auth").object_id == ""
 
 
 @pytest.mark.parametrize("claims, why", [
@@ -234,3 +238,33 @@ def test_the_issuer_with_or_without_a_trailing_slash_is_an_audience(session, clo
     methods = server._client_auth._methods  # Authlib's registry of client-authentication methods
     assert methods["private_key_jwt"].audiences == ["https://registry.example/oauth/token",
                                                     "https://registry.example"]
+
+
+class _NoDatabase:
+    def execute(self, *args):  # noqa: ANN002
+        raise AssertionError("a client id that cannot be one reached the database")
+
+
+@pytest.mark.parametrize("client_id", ["", "g" * 65, "gw\x00x", "gw\nx", 42, None])
+def test_a_client_id_that_cannot_be_one_never_reaches_the_database(client_id):
+    """(PostgreSQL refuses a NUL in text: looked up, it would be a false outage.)"""
+    assert load_client(_NoDatabase(), client_id) is None
+
+
+def test_a_client_id_of_sixty_four_characters_is_looked_up(session, clock, world):
+    gateway, _ = secret_gateway(session, clock, world.hospital)
+    gateway.client_id = "g" * 64
+    session.flush()
+    assert load_client(session, "g" * 64).gateway.id == gateway.id
+
+
+def test_an_assertion_is_checked_against_each_key_that_fits_its_algorithm(session, clock, world):
+    """Keys on other curves are passed over, not an error and not the end of the search."""
+    key = new_key("Ed25519")
+    keys = [ECKey.generate_key("P-384").as_dict(private=False), new_key("ES256").as_dict(private=False),
+            key.as_dict(private=False)]
+    client = GatewayClient(gateway=None, hospital=None, credentials=[
+        GatewayCredential(method="private_key_jwt", public_jwk=json.dumps(k)) for k in keys])
+    checker = PrivateKeyJWT(session, clock, [TOKEN_URL])
+    value = assertion("gw_keys", key, clock)
+    assert checker._verify_signature(value, "Ed25519", client)["sub"] == "gw_keys"

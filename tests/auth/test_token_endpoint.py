@@ -103,7 +103,8 @@ def test_algorithm_must_match_the_registered_key(client, session, clock, world):
 
 
 @pytest.mark.parametrize("claims, description", [
-    ({"exp": "later"}, "claim 'exp' must be a number of seconds since the epoch (a date between 2000 and 9999)"),
+    ({"exp": "later"}, "claim 'exp' must be a number of seconds since the epoch "
+                       "(a date between 2000 and 9999)"),
     ({"exp": None}, "claim 'exp' is required"),
     ({"jti": None}, "claim 'jti' is required (a unique string)"),
     ({"aud": "https://elsewhere.example/oauth/token"}, f"aud must be {TOKEN_URL}"),
@@ -166,7 +167,8 @@ _EPOCH_CLAIM = "must be a number of seconds since the epoch (a date between 2000
     ({"jti": "j" * 201}, "claim 'jti' is required (a unique string)"),
     ({"jti": "j\tk"}, "claim 'jti' is required (a unique string)"),
 ])
-def test_the_time_claims_and_the_jti_are_judged_at_their_bounds(client, session, clock, world, offsets, description):
+def test_the_time_claims_and_the_jti_are_judged_at_their_bounds(client, session, clock, world, offsets,
+                                                                description):
     gateway, key = keyed_gateway(session, clock, world.hospital)
     now = int(clock.now().timestamp())
     claims = {name: now + value if isinstance(value, int) else value for name, value in offsets.items()}
@@ -219,6 +221,20 @@ def test_replayed_assertion_jti(client, session, clock, world):
     gateway, key = keyed_gateway(session, clock, world.hospital)
     value = assertion(gateway.client_id, key, clock)
     assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+    replayed = client.post("/oauth/token", data=jwt_form(value))
+    _error(replayed, 401, "invalid_client")
+    assert replayed.get_json()["error_description"] == "this client assertion (jti) has been used before"
+
+
+def test_a_jti_is_remembered_through_its_assertion_s_leeway(client, session, clock, world):
+    """An assertion is accepted until thirty seconds past its exp, so its jti must be kept that
+    long, even when the same client's next request drops the jtis that have expired."""
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock)  # exp in 60 s
+    assert client.post("/oauth/token", data=jwt_form(value)).status_code == 200
+    clock.advance(seconds=70)  # past exp, within the leeway: still acceptable but for its jti
+    fresh = assertion(gateway.client_id, key, clock)  # the client's next request drops expired jtis
+    assert client.post("/oauth/token", data=jwt_form(fresh)).status_code == 200
     _error(client.post("/oauth/token", data=jwt_form(value)), 401, "invalid_client")
 
 

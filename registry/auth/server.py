@@ -80,8 +80,7 @@ def _invalid_client(description: str) -> InvalidClientError:
 class GatewayClient:
     """Authlib's ``ClientMixin`` over a gateway and its unrevoked credentials."""
 
-    gateway: Gateway
-    hospital: Organisation
+    gateway: Gateway  # active, of an active hospital (load_client checks both)
     # Never in a repr: a log line or traceback must not carry even a secret's hash.
     credentials: list[GatewayCredential] = field(default_factory=list, repr=False)
 
@@ -140,7 +139,7 @@ def load_client(session: Session, client_id: str) -> GatewayClient | None:
         return None
     credentials = list(session.scalars(select(GatewayCredential).where(
         GatewayCredential.gateway_id == gateway.id, GatewayCredential.revoked_at.is_(None))))
-    return GatewayClient(gateway, hospital, credentials)
+    return GatewayClient(gateway, credentials)
 
 
 # Epoch seconds an assertion may name: 2000-01-01 up to 9999-12-31 (beyond that, Python's

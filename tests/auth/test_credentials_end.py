@@ -9,8 +9,8 @@ import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
-from registry.auth.server import (GatewayClient, PrivateKeyJWT, auth_methods_used, build_server,
-                                  load_client)
+from registry.auth.server import (NOT_AUTHENTICATED, GatewayClient, PrivateKeyJWT, auth_methods_used,
+                                  build_server, load_client, metadata)
 from registry.db.audit import AuditEntry
 from registry.db.oauth import AssertionJti
 from registry.db.organisations import GatewayCredential
@@ -209,7 +209,7 @@ def test_only_key_credentials_with_a_key_are_offered_for_assertions():
     credentials = [GatewayCredential(method="private_key_jwt", public_jwk=None),
                    GatewayCredential(method="client_secret_basic", public_jwk=json.dumps({"kty": "oct"})),
                    GatewayCredential(method="private_key_jwt", public_jwk=json.dumps(key))]
-    client = GatewayClient(gateway=None, hospital=None, credentials=credentials)
+    client = GatewayClient(gateway=None, credentials=credentials)
     assert client.public_keys() == [key]
 
 
@@ -259,12 +259,42 @@ def test_a_client_id_of_sixty_four_characters_is_looked_up(session, clock, world
 
 
 def test_an_assertion_is_checked_against_each_key_that_fits_its_algorithm(session, clock, world):
-    """Keys on other curves are passed over, not an error and not the end of the search."""
+    """Keys on other curves, and keys that do not verify the signature, are passed over: not an
+    error, and not the end of the search."""
     key = new_key("Ed25519")
+    # Another curve, another algorithm, another Ed25519 key whose signature does not verify,
+    # and then the key that signed.
     keys = [ECKey.generate_key("P-384").as_dict(private=False), new_key("ES256").as_dict(private=False),
-            key.as_dict(private=False)]
-    client = GatewayClient(gateway=None, hospital=None, credentials=[
+            new_key("Ed25519").as_dict(private=False), key.as_dict(private=False)]
+    client = GatewayClient(gateway=None, credentials=[
         GatewayCredential(method="private_key_jwt", public_jwk=json.dumps(k)) for k in keys])
     checker = PrivateKeyJWT(session, clock, [TOKEN_URL])
     value = assertion("gw_keys", key, clock)
     assert checker._verify_signature(value, "Ed25519", client)["sub"] == "gw_keys"
+
+
+def test_a_gateway_s_credential_authenticates_no_other_gateway(client, session, clock, world):
+    mine, my_secret = secret_gateway(session, clock, world.hospital)
+    theirs, _ = secret_gateway(session, clock, world.hospital)
+    assert {c.gateway_id for c in load_client(session, theirs.client_id).credentials} == {theirs.id}
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           headers=basic(theirs.client_id, my_secret))
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+
+
+def test_the_metadata_names_the_issuer_without_a_trailing_slash():
+    body = metadata("https://registry.example/")
+    assert (body["issuer"], body["token_endpoint"], body["jwks_uri"]) == (
+        "https://registry.example", "https://registry.example/oauth/token",
+        "https://registry.example/.well-known/jwks.json")
+
+
+@pytest.mark.parametrize("value, description", [
+    ("", NOT_AUTHENTICATED),  # an empty assertion is no attempt at private_key_jwt: no method
+    ("x" * 8192, "the client assertion is not a compact JWS"),
+    ("x" * 8193, "client assertion too large"),
+])
+def test_an_assertion_s_size_and_form_are_checked_first(client, value, description):
+    response = client.post("/oauth/token", data=jwt_form(value))
+    assert response.status_code == 401
+    assert response.get_json()["error_description"] == description

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 
 import pytest
-from joserfc.jwk import ECKey
+from joserfc import jws
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, OctKey
 from sqlalchemy import func, select
 
 from registry.auth.server import (NOT_AUTHENTICATED, GatewayClient, PrivateKeyJWT, auth_methods_used,
@@ -282,11 +285,41 @@ def test_a_gateway_s_credential_authenticates_no_other_gateway(client, session, 
     assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
 
 
-def test_the_metadata_names_the_issuer_without_a_trailing_slash():
-    body = metadata("https://registry.example/")
-    assert (body["issuer"], body["token_endpoint"], body["jwks_uri"]) == (
-        "https://registry.example", "https://registry.example/oauth/token",
-        "https://registry.example/.well-known/jwks.json")
+def test_the_metadata_in_full_names_the_issuer_without_a_trailing_slash():
+    base = "https://registry.example"
+    assert metadata(base + "/") == {
+        "issuer": base, "token_endpoint": f"{base}/oauth/token",
+        "revocation_endpoint": f"{base}/oauth/revoke", "introspection_endpoint": f"{base}/oauth/introspect",
+        "jwks_uri": f"{base}/.well-known/jwks.json", "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+        "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA", "ES256"],
+        "revocation_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+        "introspection_endpoint_auth_methods_supported": ["bearer"],
+        "scopes_supported": ["routing:decide", "usage:report", "bundle:read", "feedback:report"]}
+
+
+def _signed(header: dict, payload: bytes) -> str:
+    key = OctKey.generate_key(256) if header["alg"] == "HS256" else new_key("Ed25519")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        return jws.serialize_compact(header, payload, key, algorithms=[header["alg"]])
+
+
+@pytest.mark.parametrize("value, form, description", [
+    (_signed({"alg": "Ed25519"}, b"[1, 2]"), {}, "the client assertion's payload is not a JSON object"),
+    (_signed({"alg": "HS256"}, b'{"sub": "gw_a"}'), {},
+     "assertion algorithm must be one of Ed25519, EdDSA, ES256"),
+    (_signed({"alg": "Ed25519"}, b'{"sub": 42}'), {}, "claim 'sub' must be the client_id"),
+    (_signed({"alg": "Ed25519"}, b'{"sub": ""}'), {}, "claim 'sub' must be the client_id"),
+    (_signed({"alg": "Ed25519"}, b'{"sub": "gw_a"}'), {"client_id": "gw_b"},
+     "client_id does not match the assertion's subject"),
+])
+def test_what_is_wrong_with_an_assertion_before_its_client_is_looked_up_is_said(client, value, form,
+                                                                               description):
+    response = client.post("/oauth/token", data=jwt_form(value, **form))
+    assert response.status_code == 401
+    assert response.get_json()["error_description"] == description
 
 
 @pytest.mark.parametrize("value, description", [

@@ -333,3 +333,10 @@ def test_metadata(client):
     assert set(body["scopes_supported"]) == {"routing:decide", "usage:report", "bundle:read", "feedback:report"}
     for name in ("revocation_endpoint", "introspection_endpoint", "jwks_uri"):
         assert body[name].startswith("http://127.0.0.1:5000/")
+
+
+def test_an_assertion_may_come_with_its_own_client_id_in_the_form(client, session, clock, world):
+    """RFC 6749 §2.3.1 lets a client name itself beside its credential; the same id is fine."""
+    gateway, key = keyed_gateway(session, clock, world.hospital)
+    value = assertion(gateway.client_id, key, clock)
+    assert client.post("/oauth/token", data=jwt_form(value, client_id=gateway.client_id)).status_code == 200

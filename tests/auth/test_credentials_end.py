@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from registry.auth.server import (NOT_AUTHENTICATED, GatewayClient, PrivateKeyJWT, auth_methods_used,
                                   build_server, load_client, metadata)
+from registry.auth import secrets
 from registry.db.audit import AuditEntry
 from registry.db.oauth import AssertionJti
 from registry.db.organisations import GatewayCredential
@@ -82,7 +83,8 @@ def test_two_client_authentication_methods_in_one_request_are_refused(client, se
                            headers=basic(gateway.client_id, secret))
     assert response.status_code == 400
     description = response.get_json()["error_description"]
-    assert description.endswith("not client_secret_basic and client_secret_post")
+    assert description == ("use one client authentication method per request (RFC 6749 section 2.3), "
+                           "not client_secret_basic and client_secret_post")
     assert _last(session, "client-auth").detail["reason"] == description
 
 
@@ -331,3 +333,19 @@ def test_an_assertion_s_size_and_form_are_checked_first(client, value, descripti
     response = client.post("/oauth/token", data=jwt_form(value))
     assert response.status_code == 401
     assert response.get_json()["error_description"] == description
+
+
+def test_an_unknown_client_s_secret_is_hashed_and_compared_like_a_known_one_s(client, session, clock, world,
+                                                                              monkeypatch):
+    """The same work for a client that does not exist as for a wrong secret: the presented
+    secret is hashed and compared either way (shown by what runs, not by timing)."""
+    gateway, _ = secret_gateway(session, clock, world.hospital)
+    hashed = []
+    real = secrets.hash_secret
+    monkeypatch.setattr(secrets, "hash_secret", lambda value: hashed.append(value) or real(value))
+    for client_id in (gateway.client_id, "gw_nobody"):
+        hashed.clear()
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               headers=basic(client_id, "aifi_cs_wrong"))
+        assert response.status_code == 401
+        assert hashed.count("aifi_cs_wrong") == 1, client_id

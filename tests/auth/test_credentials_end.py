@@ -349,3 +349,14 @@ def test_an_unknown_client_s_secret_is_hashed_and_compared_like_a_known_one_s(cl
                                headers=basic(client_id, "aifi_cs_wrong"))
         assert response.status_code == 401
         assert hashed.count("aifi_cs_wrong") == 1, client_id
+
+
+def test_a_failed_authentication_says_and_logs_the_one_answer(client, session, clock, world):
+    """No credential at all, or a wrong one: the one NOT_AUTHENTICATED answer (Authlib's own
+    wording for the first would differ), and the access log's reason is that answer."""
+    gateway, _ = secret_gateway(session, clock, world.hospital)
+    for kw in ({}, {"headers": basic(gateway.client_id, "aifi_cs_wrong")}):
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials"}, **kw)
+        assert response.status_code == 401
+        assert response.get_json()["error_description"] == NOT_AUTHENTICATED
+        assert _last(session, "client-auth").detail["reason"] == NOT_AUTHENTICATED

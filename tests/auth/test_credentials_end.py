@@ -308,17 +308,17 @@ def _signed(header: dict, payload: bytes) -> str:
         return jws.serialize_compact(header, payload, key, algorithms=[header["alg"]])
 
 
-@pytest.mark.parametrize("value, form, description", [
-    (_signed({"alg": "Ed25519"}, b"[1, 2]"), {}, "the client assertion's payload is not a JSON object"),
-    (_signed({"alg": "HS256"}, b'{"sub": "gw_a"}'), {},
-     "assertion algorithm must be one of Ed25519, EdDSA, ES256"),
-    (_signed({"alg": "Ed25519"}, b'{"sub": 42}'), {}, "claim 'sub' must be the client_id"),
-    (_signed({"alg": "Ed25519"}, b'{"sub": ""}'), {}, "claim 'sub' must be the client_id"),
-    (_signed({"alg": "Ed25519"}, b'{"sub": "gw_a"}'), {"client_id": "gw_b"},
-     "client_id does not match the assertion's subject"),
+@pytest.mark.parametrize("alg, payload, form, description", [
+    # Signed inside the test: a key made while collecting would give every xdist worker another id.
+    ("Ed25519", b"[1, 2]", {}, "the client assertion's payload is not a JSON object"),
+    ("HS256", b'{"sub": "gw_a"}', {}, "assertion algorithm must be one of Ed25519, EdDSA, ES256"),
+    ("Ed25519", b'{"sub": 42}', {}, "claim 'sub' must be the client_id"),
+    ("Ed25519", b'{"sub": ""}', {}, "claim 'sub' must be the client_id"),
+    ("Ed25519", b'{"sub": "gw_a"}', {"client_id": "gw_b"}, "client_id does not match the assertion's subject"),
 ])
-def test_what_is_wrong_with_an_assertion_before_its_client_is_looked_up_is_said(client, value, form,
+def test_what_is_wrong_with_an_assertion_before_its_client_is_looked_up_is_said(client, alg, payload, form,
                                                                                description):
+    value = _signed({"alg": alg}, payload)
     response = client.post("/oauth/token", data=jwt_form(value, **form))
     assert response.status_code == 401
     assert response.get_json()["error_description"] == description

@@ -142,9 +142,9 @@ def begin_writing(session: Session) -> None:
     """End the read that ``session``'s transaction began with (:func:`reads_first`) and begin
     writing on the same connection: COMMIT, the writers' queue, BEGIN IMMEDIATE — what
     ``session.commit()`` followed by a new transaction does, without handing the connection back
-    to the pool and taking it out again, through SQLAlchemy's transaction bookkeeping twice (a
-    tenth of a decision's cost, by the profile). SQLAlchemy's transaction goes on around it: its
-    commit or rollback ends the write and leaves the queue, as for any writer. The read must
+    to the pool and taking it out again, through SQLAlchemy's transaction bookkeeping twice (most
+    of the 9 % of a permit that ending the read took, by py-spy). SQLAlchemy's transaction goes
+    on around it: its commit or rollback ends the write and leaves the queue, as for any writer. The read must
     have written nothing (this commits only what SQLite holds, not the session's pending rows)."""
     conn = session.connection()
     if not reads_first(conn):

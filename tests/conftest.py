@@ -10,6 +10,7 @@ commits the edges make (warehouse's pattern). Tests that need real commits acros
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -107,22 +108,40 @@ def policy_engine() -> PolicyEngine:
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory, policy_engine):
     """The session's database: migrated to head by Alembic, demo world seeded, committed."""
-    from registry.demo import seed_demo
-
     tmp = tmp_path_factory.mktemp("db")
     url, drop = database_url(tmp), lambda: None
     if is_postgres():
         url, drop = _worker_database(url)
         _reset_postgres(url)
-    eng = make_engine(url)
+    template = os.environ.get("REGISTRY_TEST_SQLITE_TEMPLATE")
+    if template and not is_postgres():
+        # Mutation sweeps only (.ci/mutation_sweep.py): migrating and seeding is most of a short
+        # run, so it is done once into a file that each run copies. Never set in CI.
+        if not os.path.exists(template):
+            building = f"{template}.{os.getpid()}"
+            built = make_engine(f"sqlite:///{building}")
+            _migrate_and_seed(built, policy_engine)
+            built.dispose()  # the last connection closed: the write-ahead log is in the file
+            Path(f"{building}-writer.lock").unlink(missing_ok=True)
+            os.replace(building, template)
+        shutil.copyfile(template, make_url(url).database)
+        eng = make_engine(url)
+    else:
+        eng = make_engine(url)
+        _migrate_and_seed(eng, policy_engine)
+    yield eng
+    eng.dispose()
+    drop()
+
+
+def _migrate_and_seed(eng, policy_engine: PolicyEngine) -> None:
+    from registry.demo import seed_demo
+
     upgrade(eng)
     session = sessionmaker(bind=eng)()
     seed_demo(session, clock=FixedClock(DEMO_NOW), engine=policy_engine)
     session.commit()
     session.close()
-    yield eng
-    eng.dispose()
-    drop()
 
 
 @pytest.fixture

@@ -155,7 +155,9 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
         # undoes it and every event is recorded on its own instead, in a savepoint of its own.
         with session.begin_nested():
             return _record_batch(session, actor=actor, now=now, checked=checked, decisions=decisions)
-    except (_BatchFallback, IntegrityError) as exc:
+    except _BatchFallback as exc:
+        log.info("usage batch recorded event by event: %s", exc)
+    except IntegrityError as exc:
         log.info("usage batch recorded event by event: %s", type(exc).__name__)
     except StatementError as exc:
         if not _unstorable(exc):
@@ -422,8 +424,7 @@ def expire_reservations(session: Session, *, actor: Actor, clock: Clock, window_
     actor.require(Permission.USAGE_REPORT)
     now = clock.now()
     cutoff = now - timedelta(seconds=window_seconds)
-    query = (select(Decision.id, Decision.licence_id, Decision.quota_window_start,
-                    Decision.tool_slug, Decision.purpose)
+    query = (select(Decision.id, Decision.licence_id, Decision.quota_window_start, Decision.purpose)
              .where(Decision.reservation == Reservation.RESERVED, Decision.decided_at <= cutoff)
              .order_by(Decision.decided_at, Decision.id)
              .with_for_update(skip_locked=True))  # SQLite ignores FOR UPDATE; its writer is single

@@ -1,0 +1,297 @@
+"""The two ways a usage batch is recorded, and what expiry and reconciliation write down.
+
+A batch is recorded in one pass (a handful of statements) unless something in it needs the
+event-by-event path (a late completion, a value the database refuses, a lost race). Both paths
+must give the same answer and leave the same rows; these tests pin each path's own work, which
+the HTTP tests cannot tell apart (docs/testing.md, mutation part 8).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from registry.actor import Actor
+from registry.clock import FixedClock
+from registry.db.base import make_session_factory
+from registry.db.audit import AuditEntry
+from registry.db.contracts import QuotaCounter
+from registry.db.decisions import Decision
+from registry.db.migrate import upgrade
+from registry.permissions import Permission
+from registry.services import decisions as decisions_service
+from registry.services import usage
+from tests.conftest import DEMO_NOW, is_postgres
+from tests.factories import child_hand, make_world
+
+REUSED = ("this event_id was already used for another decision or outcome; event ids must be "
+          "unique per hospital")
+NOTHING_RESERVED = ("this decision reserved nothing (a deny, dry run or evaluation); there is no "
+                    "usage to report for it")
+
+
+def permit(session, clock, policy_engine, world, key, **kw):
+    d = decisions_service.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
+                                 request=child_hand(world.tool.slug, key, **kw)).decision
+    session.commit()
+    return d
+
+
+def event(decision_id, event_id, outcome="completed", at="2026-06-01T10:00:00Z"):
+    return {"event_id": event_id, "decision_id": decision_id, "outcome": outcome, "occurred_at": at}
+
+
+def report(session, clock, world, *events):
+    out = usage.report_usage(session, actor=world.actor, clock=clock, events=list(events))
+    session.commit()
+    return out.view()
+
+
+def fallbacks(caplog):
+    return [r.getMessage() for r in caplog.records
+            if r.name == "registry.usage" and "event by event" in r.getMessage()]
+
+
+def decision(session, decision_id):
+    session.expire_all()
+    return session.get(Decision, decision_id)
+
+
+def expire_all_open(session, clock):
+    """The demo world's (and earlier tests') open reservations, so that only a test's own remain."""
+    usage.expire_reservations(session, actor=Actor.system("tests"), clock=clock, window_seconds=0)
+    session.commit()
+
+
+# -- one pass ------------------------------------------------------------------------------------------
+
+def test_a_plain_batch_is_recorded_in_one_pass(session, clock, policy_engine, world, caplog):
+    caplog.set_level(logging.INFO, logger="registry.usage")
+    done, failed, taken = (permit(session, clock, policy_engine, world, k) for k in ("s1", "s2", "s3"))
+    deny = permit(session, clock, policy_engine, world, "s4", purpose="research")
+    report(session, clock, world, event(taken.id, "ev-taken"))
+    clock.advance(minutes=5)
+    answer = report(session, clock, world,
+                    event(done.id, "ev-1"), event(failed.id, "ev-2", "failed"),
+                    event(done.id, "ev-1"), event(taken.id, "ev-taken"),  # two duplicates
+                    event(failed.id, "ev-taken"),                          # an id used for another
+                    event(deny.id, "ev-deny"))
+    assert answer == {"accepted": 2, "duplicates": 2, "rejected": [
+        {"index": 4, "code": "EVENT_ID_REUSED", "detail": REUSED},
+        {"index": 5, "code": "NOT_A_RESERVATION", "detail": NOTHING_RESERVED}]}
+    assert fallbacks(caplog) == []
+    # Each move is stamped with the report's time, and its audit entry too.
+    for d, state in ((done, "confirmed"), (failed, "released")):
+        row = decision(session, d.id)
+        assert (row.reservation, row.finalised_at) == (state, clock.now())
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.object_id == d.id,
+                                                         AuditEntry.event_type == "usage")).one()
+        assert entry.recorded_at == clock.now()
+
+
+# -- event by event ------------------------------------------------------------------------------------
+
+def test_a_late_completion_sends_the_batch_event_by_event_with_the_same_answer(
+        session, clock, policy_engine, world, caplog):
+    late = permit(session, clock, policy_engine, world, "late")
+    clock.advance(days=2)
+    expire_all_open(session, clock)
+    fresh, other = (permit(session, clock, policy_engine, world, k) for k in ("fresh", "other"))
+    deny = permit(session, clock, policy_engine, world, "denied", purpose="research")
+    report(session, clock, world, event(other.id, "ev-other"))
+    caplog.set_level(logging.INFO, logger="registry.usage")
+    answer = report(session, clock, world,
+                    event(late.id, "ev-late", at="2026-06-02T10:00:00Z"),
+                    event(other.id, "ev-other"), event(other.id, "ev-other"),  # duplicates
+                    event(fresh.id, "ev-other"),                              # reused id
+                    event(deny.id, "ev-deny"),
+                    event("no-such-decision", "ev-none"),
+                    event(fresh.id, "ev-fresh", "cancelled"))
+    assert fallbacks(caplog) == ["usage batch recorded event by event: a late completion takes quota again"]
+    assert answer == {"accepted": 2, "duplicates": 2, "rejected": [
+        {"index": 3, "code": "EVENT_ID_REUSED", "detail": REUSED},
+        {"index": 4, "code": "NOT_A_RESERVATION", "detail": NOTHING_RESERVED},
+        {"index": 5, "code": "DECISION_NOT_FOUND", "detail": "no decision no-such-decision"}]}
+    assert (decision(session, late.id).reservation, decision(session, fresh.id).reservation) == (
+        "confirmed", "released")
+
+
+def test_an_event_id_stored_by_a_concurrent_report_is_judged_again(session, clock, policy_engine, world,
+                                                                   monkeypatch):
+    """Between this report's look-up and its insert, another report stored the same event id (the
+    unique constraint catches it): the event is classified again against what is now stored."""
+    a, b = (permit(session, clock, policy_engine, world, k) for k in ("a", "b"))
+    report(session, clock, world, event(a.id, "ev-1"))
+    real = usage._classify_existing
+    calls = []
+
+    def look_too_early(session_, actor, ev):
+        calls.append(ev.event_id)
+        if len(calls) > 1:  # the look-up after the constraint failed sees the stored event
+            real(session_, actor, ev)
+
+    monkeypatch.setattr(usage, "_classify_existing", look_too_early)
+    checked = [(0, usage._validate(event(b.id, "ev-1"), clock.now()))]
+    answer = usage._record_each(session, actor=world.actor, now=clock.now(), checked=checked)
+    session.commit()
+    assert calls == ["ev-1", "ev-1"]
+    assert answer.view() == {"accepted": 0, "duplicates": 0, "rejected": [
+        {"index": 0, "code": "EVENT_ID_REUSED", "detail": REUSED}]}
+    assert decision(session, b.id).reservation == "reserved"  # the savepoint undid its move
+
+
+# -- expiry --------------------------------------------------------------------------------------------
+
+def test_expiry_stamps_its_time_and_writes_a_complete_audit_entry(session, clock, policy_engine, world):
+    d = permit(session, clock, policy_engine, world, "stale")
+    clock.advance(days=2)
+    assert usage.expire_reservations(session, actor=Actor.system("sweep"), clock=clock,
+                                     window_seconds=3600) >= 1
+    session.commit()
+    row = decision(session, d.id)
+    assert row.reservation == "expired" and row.finalised_at == clock.now()
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.object_id == d.id,
+                                                     AuditEntry.event_type == "usage")).one()
+    assert (entry.action_code, entry.outcome, entry.object_type, entry.purpose_of_use) == (
+        "U", "success", "decision", row.purpose)
+    assert row.purpose == "clinical-care"
+    assert entry.detail == {"reservation": {"before": "reserved", "after": "expired"},
+                            "reason": "not confirmed within 3600 s", "reconcile": True}
+
+
+def test_expiry_breaks_a_tie_in_time_by_decision_id(session, clock, policy_engine, world):
+    clock.advance(days=2)
+    expire_all_open(session, clock)
+    # Ten at the same instant, half expired: the ids are random, so that the order they were made
+    # in picks the same half by chance once in 252 runs.
+    ids = [permit(session, clock, policy_engine, world, f"tie-{i}").id for i in range(10)]
+    clock.advance(days=2)
+    assert usage.expire_reservations(session, actor=Actor.system("sweep"), clock=clock,
+                                     window_seconds=3600, limit=5) == 5
+    session.commit()
+    expired = sorted(i for i in ids if decision(session, i).reservation == "expired")
+    assert expired == sorted(ids)[:5]
+
+
+def test_expiry_goes_on_past_a_reservation_reported_meanwhile(session, clock, policy_engine, world,
+                                                              monkeypatch):
+    clock.advance(days=2)
+    expire_all_open(session, clock)
+    ids = [permit(session, clock, policy_engine, world, f"race-{i}").id for i in range(3)]
+    clock.advance(days=2)
+    real, seen = usage._transition, []
+
+    def first_reported_meanwhile(session_, decision_id, before, after, now):
+        seen.append(decision_id)
+        return False if len(seen) == 1 else real(session_, decision_id, before, after, now)
+
+    monkeypatch.setattr(usage, "_transition", first_reported_meanwhile)
+    assert usage.expire_reservations(session, actor=Actor.system("sweep"), clock=clock,
+                                     window_seconds=3600) == 2
+    session.commit()
+    assert [decision(session, i).reservation for i in seen] == ["reserved", "expired", "expired"]
+    assert sorted(seen) == sorted(ids)
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks that another transaction holds: PostgreSQL")
+def test_expiry_skips_a_reservation_another_transaction_holds(fresh_engine, policy_engine):
+    upgrade(fresh_engine)
+    sessions = make_session_factory(fresh_engine)
+    clock = FixedClock(DEMO_NOW)
+    with sessions() as s:
+        world = make_world(s, clock)
+        s.commit()
+        held, free = (permit(s, clock, policy_engine, world, k).id for k in ("held", "free"))
+    clock.advance(days=2)
+    with sessions() as holder, sessions() as sweeper:
+        holder.execute(select(Decision.id).where(Decision.id == held).with_for_update())
+        # Waiting for the holder would be the defect: without SKIP LOCKED this fails after 2 s.
+        sweeper.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert usage.expire_reservations(sweeper, actor=Actor.system("sweep"), clock=clock,
+                                         window_seconds=3600) == 1
+        sweeper.commit()
+        holder.rollback()
+    with sessions() as s:
+        assert (s.get(Decision, held).reservation, s.get(Decision, free).reservation) == (
+            "reserved", "expired")
+
+
+# -- reconciliation ------------------------------------------------------------------------------------
+
+def test_reconciliation_counts_each_licence_and_period_apart(session, clock, policy_engine):
+    """Two licences in the same period, and one licence with two monthly periods: no row borrows
+    another's counts."""
+    one, two = make_world(session, clock), make_world(session, clock)
+    monthly = make_world(session, clock, quota_period="month")
+    session.commit()
+    permit(session, clock, policy_engine, one, "one-a")
+    for k in ("two-a", "two-b"):
+        permit(session, clock, policy_engine, two, k)
+    june = permit(session, clock, policy_engine, monthly, "june")
+    report(session, clock, monthly, event(june.id, "ev-june"))
+    clock.advance(days=31)
+    for k in ("july-a", "july-b", "july-c"):
+        permit(session, clock, policy_engine, monthly, k)
+    rows = usage.reconciliation(session, actor=Actor.system("auditor"))
+    mine = {(r["licence"]["id"], r["period_start"]): (r["permits"], r["completed"], r["reserved"],
+                                                      r["quota_used"], r["consistent"])
+            for r in rows if r["licence"]["id"] in (one.licence.id, two.licence.id, monthly.licence.id)}
+    assert mine == {
+        (one.licence.id, "2026-01-01"): (1, 0, 1, 1, True),
+        (two.licence.id, "2026-01-01"): (2, 0, 2, 2, True),
+        (monthly.licence.id, "2026-06-01"): (1, 1, 0, 1, True),
+        (monthly.licence.id, "2026-07-01"): (3, 0, 3, 3, True),
+    }
+
+
+def test_hospital_staff_see_their_own_hospitals_licences_only(session, clock, policy_engine, world):
+    other = make_world(session, clock)
+    session.commit()
+    permit(session, clock, policy_engine, world, "mine")
+    permit(session, clock, policy_engine, other, "theirs")
+    staff = Actor(kind="user", id="staff-1", permissions=frozenset({Permission.USAGE_READ}),
+                  organisation_id=world.hospital.id)
+    rows = usage.reconciliation(session, actor=staff)
+    assert {r["licence"]["id"] for r in rows} == {world.licence.id}
+    assert rows[0]["hospital"]["name"] == world.hospital.name
+    assert date.fromisoformat(rows[0]["period_start"]) <= clock.now().date() < \
+        date.fromisoformat(rows[0]["period_end"]) + timedelta(days=1)
+
+
+def test_a_counter_no_decision_explains_is_listed_as_inconsistent(session, clock):
+    """Reconciliation is where a counter that drifted from its decisions shows: a counter with
+    units but no decision in its period is a line of its own, not left out."""
+    world = make_world(session, clock)
+    session.add(QuotaCounter(licence_id=world.licence.id, window_start=date(2026, 1, 1),
+                             window_end=date(2026, 12, 31), used=3))
+    session.commit()
+    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
+    assert (row["permits"], row["quota_used"], row["consistent"]) == (0, 3, False)
+
+
+def test_a_period_after_a_licences_end_lists_no_line_for_it(session, clock):
+    monthly = make_world(session, clock, quota_period="month")
+    session.commit()
+    listed = {day: [r["period_start"] for r in usage.reconciliation(
+        session, actor=Actor.system("auditor"), licence_id=monthly.licence.id, period_start=day)]
+        for day in (date(2026, 12, 1), date(2027, 1, 1))}
+    assert listed == {date(2026, 12, 1): ["2026-12-01"], date(2027, 1, 1): []}
+
+
+def test_a_licence_is_listed_for_the_periods_at_both_ends_of_its_term(session, clock):
+    """Inclusive end dates: a licence of 1 March to 1 July, monthly, owes a line for the period
+    that starts on its first day and for the one-day period that is its last day."""
+    world = make_world(session, clock, quota_period="month",
+                       licence_term=(date(2026, 3, 1), date(2026, 7, 1)))
+    session.commit()
+
+    def lines(day):
+        return [(r["period_start"], r["period_end"]) for r in usage.reconciliation(
+            session, actor=Actor.system("auditor"), licence_id=world.licence.id, period_start=day)]
+
+    assert lines(date(2026, 3, 1)) == [("2026-03-01", "2026-03-31")]
+    assert lines(date(2026, 7, 1)) == [("2026-07-01", "2026-07-01")]
+    assert lines(date(2026, 2, 1)) == lines(date(2026, 8, 1)) == []

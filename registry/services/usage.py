@@ -513,8 +513,12 @@ def reconciliation(session: Session, *, actor: Actor, licence_id: int | None = N
         counter = counters.get((lic_id, start))
         lic, slug, org = licences[lic_id]
         used = counter.used if counter is not None else 0
-        end = counter.window_end if counter is not None else \
-            quota_window(lic.quota_period, lic.starts_on, lic.ends_on, start).ends_on
+        # The period as the licence's term now has it: the counter keeps the end its window had
+        # at its first reservation, which an extension of the term has moved since. Only a term
+        # cut short before the period began leaves the period as it was used.
+        end = quota_window(lic.quota_period, lic.starts_on, lic.ends_on, start).ends_on
+        if end < start and counter is not None:
+            end = counter.window_end
         out.append({
             "licence": {"id": lic.id, "reference": lic.reference, "hospital_id": lic.hospital_id,
                         "tool": slug},

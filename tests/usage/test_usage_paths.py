@@ -231,6 +231,7 @@ def test_reconciliation_counts_each_licence_and_period_apart(session, clock, pol
     for k in ("two-a", "two-b"):
         permit(session, clock, policy_engine, two, k)
     june = permit(session, clock, policy_engine, monthly, "june")
+    permit(session, clock, policy_engine, monthly, "june-open")
     report(session, clock, monthly, event(june.id, "ev-june"))
     clock.advance(days=31)
     for k in ("july-a", "july-b", "july-c"):
@@ -239,10 +240,11 @@ def test_reconciliation_counts_each_licence_and_period_apart(session, clock, pol
     mine = {(r["licence"]["id"], r["period_start"]): (r["permits"], r["completed"], r["reserved"],
                                                       r["quota_used"], r["consistent"])
             for r in rows if r["licence"]["id"] in (one.licence.id, two.licence.id, monthly.licence.id)}
+    assert {r["licence"]["tool"] for r in rows if r["licence"]["id"] == two.licence.id} == {two.tool.slug}
     assert mine == {
         (one.licence.id, "2026-01-01"): (1, 0, 1, 1, True),
         (two.licence.id, "2026-01-01"): (2, 0, 2, 2, True),
-        (monthly.licence.id, "2026-06-01"): (1, 1, 0, 1, True),
+        (monthly.licence.id, "2026-06-01"): (2, 1, 1, 2, True),
         (monthly.licence.id, "2026-07-01"): (3, 0, 3, 3, True),
     }
 
@@ -289,9 +291,66 @@ def test_a_licence_is_listed_for_the_periods_at_both_ends_of_its_term(session, c
     session.commit()
 
     def lines(day):
-        return [(r["period_start"], r["period_end"]) for r in usage.reconciliation(
-            session, actor=Actor.system("auditor"), licence_id=world.licence.id, period_start=day)]
+        return [(r["period_start"], r["period_end"], r["quota_used"], r["consistent"])
+                for r in usage.reconciliation(session, actor=Actor.system("auditor"),
+                                              licence_id=world.licence.id, period_start=day)]
 
-    assert lines(date(2026, 3, 1)) == [("2026-03-01", "2026-03-31")]
-    assert lines(date(2026, 7, 1)) == [("2026-07-01", "2026-07-01")]
+    assert lines(date(2026, 3, 1)) == [("2026-03-01", "2026-03-31", 0, True)]
+    assert lines(date(2026, 7, 1)) == [("2026-07-01", "2026-07-01", 0, True)]
     assert lines(date(2026, 2, 1)) == lines(date(2026, 8, 1)) == []
+
+
+def test_reconciliation_lists_by_hospital_name_then_licence_reference(session, clock, policy_engine):
+    first, second = make_world(session, clock), make_world(session, clock)
+    first.hospital.name, second.hospital.name = "Zuyderland MC", "Amphia"
+    session.commit()
+    for w in (first, second):
+        permit(session, clock, policy_engine, w, "s")
+    rows = usage.reconciliation(session, actor=Actor.system("auditor"))
+    names = [r["hospital"]["name"] for r in rows if r["licence"]["id"] in (first.licence.id, second.licence.id)]
+    assert names == ["Amphia", "Zuyderland MC"]
+    assert [r["hospital"]["name"] for r in rows] == sorted(r["hospital"]["name"] for r in rows)
+
+
+def test_a_period_ends_where_the_licence_now_ends_after_its_term_is_extended(session, clock,
+                                                                           policy_engine):
+    """The counter keeps the window's end as it was at its first reservation; a licence extended
+    since has a longer period, and reconciliation states the period as it now is."""
+    from registry.services import contracts
+
+    world = make_world(session, clock, licence_term=(date(2026, 1, 1), date(2026, 6, 30)))
+    session.commit()
+    permit(session, clock, policy_engine, world, "before-the-extension")
+    contracts.amend_licence(session, actor=Actor.system("procurement"), clock=clock,
+                            licence_id=world.licence.id, changes={"ends_on": date(2026, 12, 31)})
+    session.commit()
+    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
+    assert (row["period_start"], row["period_end"], row["quota_used"]) == ("2026-01-01", "2026-12-31", 1)
+
+
+def test_a_period_used_before_the_term_was_cut_short_keeps_its_end(session, clock, policy_engine):
+    from registry.services import contracts
+
+    world = make_world(session, clock, quota_period="month")
+    session.commit()
+    permit(session, clock, policy_engine, world, "in-june")
+    contracts.amend_licence(session, actor=Actor.system("procurement"), clock=clock,
+                            licence_id=world.licence.id, changes={"ends_on": date(2026, 5, 31)})
+    session.commit()
+    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
+    assert (row["period_start"], row["period_end"], row["permits"]) == ("2026-06-01", "2026-06-30", 1)
+
+
+def test_a_reconciliation_line_in_full(session, clock, policy_engine, world):
+    d = permit(session, clock, policy_engine, world, "one")
+    permit(session, clock, policy_engine, world, "two")
+    report(session, clock, world, event(d.id, "ev-one"))
+    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
+    assert row == {
+        "licence": {"id": world.licence.id, "reference": world.licence.reference,
+                    "hospital_id": world.hospital.id, "tool": world.tool.slug},
+        "hospital": {"ura": world.hospital.ura, "name": world.hospital.name},
+        "period_start": "2026-01-01", "period_end": "2026-12-31", "quota_limit": 100,
+        "permits": 2, "completed": 1, "released": 0, "expired": 0, "reserved": 1,
+        "quota_used": 2, "consistent": True,
+    }

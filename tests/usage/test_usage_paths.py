@@ -143,6 +143,48 @@ def test_an_event_id_stored_by_a_concurrent_report_is_judged_again(session, cloc
     assert decision(session, b.id).reservation == "reserved"  # the savepoint undid its move
 
 
+def usage_entry(session, decision_id):
+    e = session.scalars(select(AuditEntry).where(AuditEntry.object_id == decision_id,
+                                                 AuditEntry.event_type == "usage")
+                        .order_by(AuditEntry.id.desc())).first()
+    return {"actor": e.actor, "actor_role": e.actor_role, "on_behalf_of_id": e.on_behalf_of_id,
+            "action_code": e.action_code, "outcome": e.outcome, "object_type": e.object_type,
+            "objects": e.objects, "detail": e.detail, "purpose_of_use": e.purpose_of_use}
+
+
+def expected_entry(world, d, event_id, outcome, before, after, late=False,
+                   occurred_at="2026-06-01T10:00:00+00:00"):
+    return {"actor": world.actor.ref, "actor_role": "gateway", "on_behalf_of_id": world.hospital.id,
+            "action_code": "U", "outcome": "success", "object_type": "decision",
+            "objects": [{"type": "decision", "id": d.id}, {"type": "tool", "id": world.tool.slug},
+                        {"type": "study", "id": d.study_key, "sensitivity": "opaque-key"}],
+            "detail": {"event_id": event_id, "outcome": outcome, "occurred_at": occurred_at,
+                       "reservation": {"before": before, "after": after}, "late": late},
+            "purpose_of_use": "clinical-care"}
+
+
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["in one pass", "event by event"])
+def test_each_recorded_event_has_its_audit_entry_in_full(session, clock, policy_engine, world,
+                                                          one_by_one):
+    events = []
+    if one_by_one:  # a late completion in the batch sends it event by event
+        late = permit(session, clock, policy_engine, world, "late")
+        clock.advance(days=2)
+        expire_all_open(session, clock)
+        events.append(event(late.id, "ev-late", at="2026-06-02T09:00:00Z"))
+    done, failed = (permit(session, clock, policy_engine, world, k) for k in ("done", "failed"))
+    events += [event(done.id, "ev-done"), event(failed.id, "ev-failed", "failed")]
+    assert report(session, clock, world, *events)["accepted"] == len(events)
+    assert usage_entry(session, done.id) == expected_entry(world, done, "ev-done", "completed",
+                                                           "reserved", "confirmed")
+    assert usage_entry(session, failed.id) == expected_entry(world, failed, "ev-failed", "failed",
+                                                             "reserved", "released")
+    if one_by_one:
+        assert usage_entry(session, late.id) == expected_entry(
+            world, late, "ev-late", "completed", "expired", "confirmed", late=True,
+            occurred_at="2026-06-02T09:00:00+00:00")
+
+
 # -- expiry --------------------------------------------------------------------------------------------
 
 def test_expiry_stamps_its_time_and_writes_a_complete_audit_entry(session, clock, policy_engine, world):

@@ -4,6 +4,8 @@ SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import func, select
 
@@ -44,7 +46,7 @@ def test_the_good_events_are_stored_and_exactly_the_bad_index_is_rejected(
 
 
 def test_a_value_the_database_refuses_rejects_that_event_only(
-        client, session, clock, policy_engine, world, headers, monkeypatch):
+        client, session, clock, policy_engine, world, headers, monkeypatch, caplog):
     """The backstop behind validation: should an unstorable value ever pass it, the database's
     refusal is that event's rejection (its savepoint undone), not a 503 for the batch."""
     original = usage_service._validate
@@ -58,9 +60,16 @@ def test_a_value_the_database_refuses_rejects_that_event_only(
     first, second = (permit(session, clock, policy_engine, world, key=k) for k in ("s-1", "s-2"))
     body = {"events": [event(first.id, "ev-1"), UNSTORABLE["year 1 with an offset"](second.id),
                        event(second.id, "ev-2")]}
+    caplog.set_level(logging.INFO, logger="registry.usage")
     answer = client.post("/api/v1/usage", json=body, headers=headers).get_json()
-    assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (2, [1])
+    assert (answer["accepted"], answer["rejected"]) == (2, [
+        {"index": 1, "code": "INVALID_EVENT", "detail": "a value of this event cannot be stored"}])
     assert _stored(session, "ev-1", "ev-2") == 2 and _stored(session, "ev-bad") == 0
+    # What the operator reads: why the batch went event by event, and which kind of refusal
+    # (the type only: the statement and its values are not logged).
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "registry.usage"] == [
+        ("INFO", "usage batch recorded event by event: OverflowError"),
+        ("WARNING", "usage event refused by the database: OverflowError")]
 
 
 def test_events_from_before_the_registry_are_refused(client, session, clock, policy_engine, world,

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from registry.actor import Actor
+from registry.actor import Actor, PermissionDenied
 from registry.clock import FixedClock
 from registry.db.base import make_session_factory
 from registry.db.audit import AuditEntry
@@ -24,6 +24,7 @@ from registry.db.migrate import upgrade
 from registry.permissions import Permission
 from registry.services import decisions as decisions_service
 from registry.services import usage
+from registry.services.errors import ValidationFailed
 from tests.conftest import DEMO_NOW, is_postgres
 from tests.factories import child_hand, make_world
 
@@ -64,6 +65,47 @@ def expire_all_open(session, clock):
     """The demo world's (and earlier tests') open reservations, so that only a test's own remain."""
     usage.expire_reservations(session, actor=Actor.system("tests"), clock=clock, window_seconds=0)
     session.commit()
+
+
+@pytest.mark.parametrize("who", ["a user with a hospital and a gateway", "a gateway without a hospital",
+                                 "a gateway actor without its gateway"])
+def test_only_a_gateway_of_a_hospital_reports_usage(session, clock, policy_engine, world, who):
+    d = permit(session, clock, policy_engine, world, "s")
+    kind, hospital_id, gateway_id = {
+        "a user with a hospital and a gateway": ("user", world.hospital.id, world.gateway.id),
+        "a gateway without a hospital": ("gateway", None, world.gateway.id),
+        "a gateway actor without its gateway": ("gateway", world.hospital.id, None)}[who]
+    actor = Actor(kind=kind, id="x", permissions=frozenset({Permission.USAGE_REPORT}),
+                  hospital_id=hospital_id, gateway_id=gateway_id)
+    with pytest.raises(PermissionDenied) as refused:
+        usage.report_usage(session, actor=actor, clock=clock, events=[event(d.id, "ev-1")])
+    assert refused.value.permission == Permission.USAGE_REPORT
+    assert decision(session, d.id).reservation == "reserved"
+
+
+def test_more_than_a_thousand_events_are_refused_saying_so(session, clock, world):
+    with pytest.raises(ValidationFailed) as refused:
+        usage.report_usage(session, actor=world.actor, clock=clock,
+                           events=[event("d", f"ev-{i}") for i in range(1001)])
+    assert (str(refused.value), refused.value.fields) == ("at most 1000 events per request",
+                                                          {"events": "1001 events"})
+
+
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["in one pass", "event by event"])
+def test_another_hospitals_event_id_is_no_duplicate(session, clock, policy_engine, world, one_by_one):
+    """Event ids are unique per hospital: the same id from two hospitals is two events."""
+    other = make_world(session, clock)
+    session.commit()
+    theirs, mine = permit(session, clock, policy_engine, other, "t"), permit(session, clock, policy_engine, world, "m")
+    report(session, clock, other, event(theirs.id, "ev-1"))
+    events = [event(mine.id, "ev-1")]
+    if one_by_one:  # a late completion in the batch sends it event by event
+        late = permit(session, clock, policy_engine, world, "late")
+        clock.advance(days=2)
+        expire_all_open(session, clock)
+        events.append(event(late.id, "ev-late"))
+    assert report(session, clock, world, *events) == {"accepted": len(events), "duplicates": 0, "rejected": []}
+    assert decision(session, mine.id).reservation == "confirmed"
 
 
 # -- one pass ------------------------------------------------------------------------------------------

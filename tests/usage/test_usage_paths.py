@@ -12,6 +12,7 @@ import logging
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
 from registry.actor import Actor, PermissionDenied
@@ -54,6 +55,11 @@ def report(session, clock, world, *events):
 def fallbacks(caplog):
     return [r.getMessage() for r in caplog.records
             if r.name == "registry.usage" and "event by event" in r.getMessage()]
+
+
+def used(session, world):
+    session.expire_all()
+    return session.scalar(select(QuotaCounter.used).where(QuotaCounter.licence_id == world.licence.id))
 
 
 def decision(session, decision_id):
@@ -134,6 +140,23 @@ def test_a_plain_batch_is_recorded_in_one_pass(session, clock, policy_engine, wo
         assert entry.recorded_at == clock.now()
 
 
+def test_a_batch_locks_its_own_decisions_only_in_id_order(session, clock, policy_engine, world):
+    """Every writer takes decision rows in id order (and counters last): concurrent reports and
+    sweeps on PostgreSQL cannot wait on each other in a circle."""
+    ds = [permit(session, clock, policy_engine, world, f"lock-{i}") for i in range(5)]
+    mine = [usage._validate(event(d.id, f"ev-{i}"), clock.now()) for i, d in enumerate(ds[:3])]
+    statements = []
+    listen = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    sa_event.listen(session.connection().engine, "before_cursor_execute", listen)
+    try:
+        locked = usage._lock_decisions(session, world.actor, list(reversed(mine)))
+    finally:
+        sa_event.remove(session.connection().engine, "before_cursor_execute", listen)
+    assert set(locked) == {d.id for d in ds[:3]}
+    lock, = statements
+    assert "ORDER BY decisions.id" in lock
+
+
 # -- event by event ------------------------------------------------------------------------------------
 
 def test_a_late_completion_sends_the_batch_event_by_event_with_the_same_answer(
@@ -141,9 +164,10 @@ def test_a_late_completion_sends_the_batch_event_by_event_with_the_same_answer(
     late = permit(session, clock, policy_engine, world, "late")
     clock.advance(days=2)
     expire_all_open(session, clock)
-    fresh, other = (permit(session, clock, policy_engine, world, k) for k in ("fresh", "other"))
+    fresh, other, spare = (permit(session, clock, policy_engine, world, k) for k in ("fresh", "other", "spare"))
     deny = permit(session, clock, policy_engine, world, "denied", purpose="research")
     report(session, clock, world, event(other.id, "ev-other"))
+    assert used(session, world) == 3
     caplog.set_level(logging.INFO, logger="registry.usage")
     answer = report(session, clock, world,
                     event(late.id, "ev-late", at="2026-06-02T10:00:00Z"),
@@ -151,14 +175,17 @@ def test_a_late_completion_sends_the_batch_event_by_event_with_the_same_answer(
                     event(fresh.id, "ev-other"),                              # reused id
                     event(deny.id, "ev-deny"),
                     event("no-such-decision", "ev-none"),
-                    event(fresh.id, "ev-fresh", "cancelled"))
+                    event(fresh.id, "ev-fresh", "cancelled"),
+                    event(spare.id, "ev-spare", "failed"))
     assert fallbacks(caplog) == ["usage batch recorded event by event: a late completion takes quota again"]
-    assert answer == {"accepted": 2, "duplicates": 2, "rejected": [
+    assert answer == {"accepted": 3, "duplicates": 2, "rejected": [
         {"index": 3, "code": "EVENT_ID_REUSED", "detail": REUSED},
         {"index": 4, "code": "NOT_A_RESERVATION", "detail": NOTHING_RESERVED},
         {"index": 5, "code": "DECISION_NOT_FOUND", "detail": "no decision no-such-decision"}]}
-    assert (decision(session, late.id).reservation, decision(session, fresh.id).reservation) == (
-        "confirmed", "released")
+    assert [decision(session, d.id).reservation for d in (late, fresh, spare)] == [
+        "confirmed", "released", "released"]
+    # The late completion took its unit again, the two releases gave theirs back: other and late.
+    assert used(session, world) == 2
 
 
 def test_an_event_id_stored_by_a_concurrent_report_is_judged_again(session, clock, policy_engine, world,

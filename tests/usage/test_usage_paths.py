@@ -14,13 +14,14 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from registry.actor import Actor, PermissionDenied
 from registry.clock import FixedClock
 from registry.db.base import make_session_factory
 from registry.db.audit import AuditEntry
 from registry.db.contracts import QuotaCounter
-from registry.db.decisions import Decision
+from registry.db.decisions import Decision, UsageEvent
 from registry.db.migrate import upgrade
 from registry.permissions import Permission
 from registry.services import decisions as decisions_service
@@ -252,6 +253,49 @@ def test_each_recorded_event_has_its_audit_entry_in_full(session, clock, policy_
         assert usage_entry(session, late.id) == expected_entry(
             world, late, "ev-late", "completed", "expired", "confirmed", late=True,
             occurred_at="2026-06-02T09:00:00+00:00")
+
+
+def test_events_a_concurrent_report_stored_first_count_as_duplicates(session, clock, policy_engine, world,
+                                                                     monkeypatch):
+    """The same race, the other outcome: the concurrent report stored these very events (same
+    decision, same outcome) after this report looked; each is a duplicate, counted once."""
+    b, c = (permit(session, clock, policy_engine, world, k) for k in ("b", "c"))
+    for d, event_id in ((b, "ev-b"), (c, "ev-c")):  # what the other report had inserted
+        session.add(UsageEvent(event_id=event_id, hospital_id=world.hospital.id,
+                               gateway_id=world.gateway.id, decision_id=d.id, outcome="completed",
+                               occurred_at=clock.now(), received_at=clock.now()))
+    session.flush()
+    real, calls = usage._classify_existing, []
+
+    def look_too_early(session_, actor, ev):
+        calls.append(ev.event_id)
+        if calls.count(ev.event_id) > 1:
+            real(session_, actor, ev)
+
+    monkeypatch.setattr(usage, "_classify_existing", look_too_early)
+    checked = [(i, usage._validate(event(d.id, f"ev-{k}"), clock.now()))
+               for i, (d, k) in enumerate(((b, "b"), (c, "c")))]
+    answer = usage._record_each(session, actor=world.actor, now=clock.now(), checked=checked)
+    assert calls == ["ev-b", "ev-b", "ev-c", "ev-c"]
+    assert answer.view() == {"accepted": 0, "duplicates": 2, "rejected": []}
+
+
+@pytest.mark.parametrize("where", ["_record_batch", "_record_one"])
+def test_a_database_that_fails_fails_the_report_not_one_event(session, clock, policy_engine, world,
+                                                             monkeypatch, where):
+    """Only a value the database refuses rejects one event; a lost connection is no verdict on
+    the event: it fails the whole report (a 503 at the edge), so that the gateway sends it again."""
+    d = permit(session, clock, policy_engine, world, "s")
+
+    def lost(*args, **kwargs):
+        raise OperationalError("UPDATE decisions …", {}, ConnectionError("server closed the connection"))
+
+    if where == "_record_one":  # reached event by event, after a late completion
+        clock.advance(days=2)
+        expire_all_open(session, clock)
+    monkeypatch.setattr(usage, where, lost)
+    with pytest.raises(OperationalError):
+        usage.report_usage(session, actor=world.actor, clock=clock, events=[event(d.id, "ev-1")])
 
 
 # -- expiry --------------------------------------------------------------------------------------------

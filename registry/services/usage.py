@@ -357,7 +357,7 @@ def _record_one(session: Session, *, actor: Actor, now: datetime,
         if _transition(session, decision.id, before, target, now):
             break
         session.refresh(decision)
-    else:  # pragma: no cover - only under a storm of concurrent writers on one decision
+    else:  # only under a storm of concurrent writers on one decision (a test fakes one)
         raise _Reject("CONFLICT", "the decision changed while reporting; retry")
     late = before == Reservation.EXPIRED
     move = None

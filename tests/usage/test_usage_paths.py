@@ -177,14 +177,19 @@ def test_a_late_completion_sends_the_batch_event_by_event_with_the_same_answer(
                     event(deny.id, "ev-deny"),
                     event("no-such-decision", "ev-none"),
                     event(fresh.id, "ev-fresh", "cancelled"),
-                    event(spare.id, "ev-spare", "failed"))
+                    event(spare.id, "ev-spare", "failed"),
+                    event(other.id, "ev-other-again"),          # the same finalisation: duplicate
+                    event(other.id, "ev-other-failed", "failed"))  # another one: refused
     assert fallbacks(caplog) == ["usage batch recorded event by event: a late completion takes quota again"]
-    assert answer == {"accepted": 3, "duplicates": 2, "rejected": [
+    assert answer == {"accepted": 3, "duplicates": 3, "rejected": [
         {"index": 3, "code": "EVENT_ID_REUSED", "detail": REUSED},
         {"index": 4, "code": "NOT_A_RESERVATION", "detail": NOTHING_RESERVED},
-        {"index": 5, "code": "DECISION_NOT_FOUND", "detail": "no decision no-such-decision"}]}
-    assert [decision(session, d.id).reservation for d in (late, fresh, spare)] == [
-        "confirmed", "released", "released"]
+        {"index": 5, "code": "DECISION_NOT_FOUND", "detail": "no decision no-such-decision"},
+        {"index": 9, "code": "DECISION_ALREADY_FINALISED",
+         "detail": "this decision was already reported as confirmed"}]}
+    assert [(decision(session, d.id).reservation, decision(session, d.id).finalised_at)
+            for d in (late, fresh, spare)] == [("confirmed", clock.now()), ("released", clock.now()),
+                                               ("released", clock.now())]
     # The late completion took its unit again, the two releases gave theirs back: other and late.
     assert used(session, world) == 2
 
@@ -296,6 +301,20 @@ def test_a_database_that_fails_fails_the_report_not_one_event(session, clock, po
     monkeypatch.setattr(usage, where, lost)
     with pytest.raises(OperationalError):
         usage.report_usage(session, actor=world.actor, clock=clock, events=[event(d.id, "ev-1")])
+
+
+def test_a_reservation_that_keeps_moving_under_the_report_is_a_conflict(session, clock, policy_engine,
+                                                                        world, monkeypatch):
+    """Two rounds, then CONFLICT: a decision that another writer moves between every read and
+    conditional update of this report (only under a storm of writers) is refused, not looped on."""
+    d = permit(session, clock, policy_engine, world, "s")
+    rounds = []
+    monkeypatch.setattr(usage, "_transition", lambda *args: rounds.append(args[1]) and False)
+    checked = [(0, usage._validate(event(d.id, "ev-1"), clock.now()))]
+    answer = usage._record_each(session, actor=world.actor, now=clock.now(), checked=checked)
+    assert rounds == [d.id, d.id]
+    assert answer.view() == {"accepted": 0, "duplicates": 0, "rejected": [
+        {"index": 0, "code": "CONFLICT", "detail": "the decision changed while reporting; retry"}]}
 
 
 # -- expiry --------------------------------------------------------------------------------------------

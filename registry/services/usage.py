@@ -316,7 +316,7 @@ def _move_quota(session: Session, moves: list[tuple[str, Decision]]) -> None:
                                                        m[1].id)):
         if kind == "release":
             quota_service.release(session, decision.licence_id, decision.quota_window_start)
-        else:
+        elif kind == "retake":
             _retake(session, decision)
 
 

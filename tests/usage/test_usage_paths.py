@@ -317,6 +317,27 @@ def test_a_reservation_that_keeps_moving_under_the_report_is_a_conflict(session,
         {"index": 0, "code": "CONFLICT", "detail": "the decision changed while reporting; retry"}]}
 
 
+def test_a_late_completion_takes_its_unit_again_in_its_own_months_window(session, clock, policy_engine):
+    world = make_world(session, clock, quota_period="month")
+    session.commit()
+    d = permit(session, clock, policy_engine, world, "june")
+    clock.advance(days=31)  # July: the June reservation expires, and July has a permit of its own
+    expire_all_open(session, clock)
+    permit(session, clock, policy_engine, world, "july")
+    assert report(session, clock, world, event(d.id, "ev-june"))["accepted"] == 1
+    counters = dict(session.execute(select(QuotaCounter.window_start, QuotaCounter.used)
+                                    .where(QuotaCounter.licence_id == world.licence.id)).all())
+    assert counters == {date(2026, 6, 1): 1, date(2026, 7, 1): 1}
+
+
+def test_a_conditional_move_leaves_a_reservation_that_moved_elsewhere(session, clock, policy_engine, world):
+    d = permit(session, clock, policy_engine, world, "s")
+    assert usage._transition(session, d.id, "reserved", "released", clock.now()) is True
+    assert usage._transition(session, d.id, "reserved", "confirmed", clock.now()) is False
+    session.commit()
+    assert decision(session, d.id).reservation == "released"
+
+
 # -- expiry --------------------------------------------------------------------------------------------
 
 def test_expiry_stamps_its_time_and_writes_a_complete_audit_entry(session, clock, policy_engine, world):

@@ -338,6 +338,28 @@ def test_a_conditional_move_leaves_a_reservation_that_moved_elsewhere(session, c
     assert decision(session, d.id).reservation == "released"
 
 
+def test_a_batch_that_lost_a_race_for_an_event_id_is_recorded_event_by_event(
+        session, clock, policy_engine, world, monkeypatch, caplog):
+    """A concurrent report inserts one of this batch's event ids after the batch looked them up:
+    the unique constraint refuses the batch's insert, its savepoint is undone, and the events are
+    recorded one by one against what is now stored."""
+    a, b = (permit(session, clock, policy_engine, world, k) for k in ("a", "b"))
+    real = usage._USAGE_ROWS
+
+    class Overtaken:
+        def run(self, conn, rows):  # the other report's row lands first, inside the savepoint
+            conn.execute(UsageEvent.__table__.insert().values(
+                event_id="ev-a", hospital_id=world.hospital.id, gateway_id=world.gateway.id,
+                decision_id=b.id, outcome="completed", occurred_at=clock.now(), received_at=clock.now()))
+            real.run(conn, rows)
+
+    monkeypatch.setattr(usage, "_USAGE_ROWS", Overtaken())
+    caplog.set_level(logging.INFO, logger="registry.usage")
+    answer = report(session, clock, world, event(a.id, "ev-a"), event(b.id, "ev-b"))
+    assert fallbacks(caplog) == ["usage batch recorded event by event: IntegrityError"]
+    assert answer == {"accepted": 2, "duplicates": 0, "rejected": []}
+
+
 # -- expiry --------------------------------------------------------------------------------------------
 
 def test_expiry_stamps_its_time_and_writes_a_complete_audit_entry(session, clock, policy_engine, world):

@@ -571,3 +571,17 @@ def test_a_reconciliation_line_in_full(session, clock, policy_engine, world):
         "permits": 2, "completed": 1, "released": 0, "expired": 0, "reserved": 1,
         "quota_used": 2, "consistent": True,
     }
+
+
+def test_a_period_cut_to_its_first_day_ends_that_day(session, clock, policy_engine):
+    from registry.services import contracts
+
+    world = make_world(session, clock, quota_period="month")
+    session.commit()
+    clock.advance(days=30)  # 1 July
+    permit(session, clock, policy_engine, world, "on-the-first")
+    contracts.amend_licence(session, actor=Actor.system("procurement"), clock=clock,
+                            licence_id=world.licence.id, changes={"ends_on": date(2026, 7, 1)})
+    session.commit()
+    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
+    assert (row["period_start"], row["period_end"], row["permits"]) == ("2026-07-01", "2026-07-01", 1)

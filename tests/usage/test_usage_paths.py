@@ -529,35 +529,6 @@ def test_reconciliation_lists_by_hospital_name_then_licence_reference(session, c
     assert [r["hospital"]["name"] for r in rows] == sorted(r["hospital"]["name"] for r in rows)
 
 
-def test_a_period_ends_where_the_licence_now_ends_after_its_term_is_extended(session, clock,
-                                                                           policy_engine):
-    """The counter keeps the window's end as it was at its first reservation; a licence extended
-    since has a longer period, and reconciliation states the period as it now is."""
-    from registry.services import contracts
-
-    world = make_world(session, clock, licence_term=(date(2026, 1, 1), date(2026, 6, 30)))
-    session.commit()
-    permit(session, clock, policy_engine, world, "before-the-extension")
-    contracts.amend_licence(session, actor=Actor.system("procurement"), clock=clock,
-                            licence_id=world.licence.id, changes={"ends_on": date(2026, 12, 31)})
-    session.commit()
-    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
-    assert (row["period_start"], row["period_end"], row["quota_used"]) == ("2026-01-01", "2026-12-31", 1)
-
-
-def test_a_period_used_before_the_term_was_cut_short_keeps_its_end(session, clock, policy_engine):
-    from registry.services import contracts
-
-    world = make_world(session, clock, quota_period="month")
-    session.commit()
-    permit(session, clock, policy_engine, world, "in-june")
-    contracts.amend_licence(session, actor=Actor.system("procurement"), clock=clock,
-                            licence_id=world.licence.id, changes={"ends_on": date(2026, 5, 31)})
-    session.commit()
-    row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
-    assert (row["period_start"], row["period_end"], row["permits"]) == ("2026-06-01", "2026-06-30", 1)
-
-
 def test_a_reconciliation_line_in_full(session, clock, policy_engine, world):
     d = permit(session, clock, policy_engine, world, "one")
     permit(session, clock, policy_engine, world, "two")
@@ -573,15 +544,30 @@ def test_a_reconciliation_line_in_full(session, clock, policy_engine, world):
     }
 
 
-def test_a_period_cut_to_its_first_day_ends_that_day(session, clock, policy_engine):
+TERM_CHANGES = {
+    # The counter keeps the end its window had at the first reservation: the line states the
+    # period as the licence's term now has it.
+    "a whole-term quota, the term extended": (
+        "term", (date(2026, 1, 1), date(2026, 6, 30)), 0, date(2026, 12, 31), ("2026-01-01", "2026-12-31")),
+    "a month, the term cut to its first day": (
+        "month", (date(2026, 1, 1), date(2026, 12, 31)), 30, date(2026, 7, 1), ("2026-07-01", "2026-07-01")),
+    # Only a term cut short before the period began leaves the period as it was used.
+    "a month, the term cut short before it": (
+        "month", (date(2026, 1, 1), date(2026, 12, 31)), 0, date(2026, 5, 31), ("2026-06-01", "2026-06-30")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TERM_CHANGES))
+def test_a_period_ends_where_the_licences_term_now_has_it(session, clock, policy_engine, case):
     from registry.services import contracts
 
-    world = make_world(session, clock, quota_period="month")
+    period, term, days, new_end, expected = TERM_CHANGES[case]
+    world = make_world(session, clock, quota_period=period, licence_term=term)
     session.commit()
-    clock.advance(days=30)  # 1 July
-    permit(session, clock, policy_engine, world, "on-the-first")
+    clock.advance(days=days)
+    permit(session, clock, policy_engine, world, "before-the-change")
     contracts.amend_licence(session, actor=Actor.system("procurement"), clock=clock,
-                            licence_id=world.licence.id, changes={"ends_on": date(2026, 7, 1)})
+                            licence_id=world.licence.id, changes={"ends_on": new_end})
     session.commit()
     row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
-    assert (row["period_start"], row["period_end"], row["permits"]) == ("2026-07-01", "2026-07-01", 1)
+    assert (row["period_start"], row["period_end"], row["permits"], row["quota_used"]) == (*expected, 1, 1)

@@ -17,8 +17,9 @@ else is written down as it is (a collection error is not counted as a kill). Nam
 OUT.jsonl are skipped, so a stopped sweep picks up where it was.
 
 With REGISTRY_TEST_SQLITE_TEMPLATE=/tmp/some.db in the environment, the tests' database is
-migrated and seeded once into that file and copied by every run (tests/conftest.py): about
-8 of the 16 s a one-test run took here, 9 of 36 s for tests/usage, on a busy machine. Delete the file when migrations or the demo change.
+migrated and seeded once into that file and copied by every run (tests/conftest.py): about 8 of
+the 16 s a one-test run took here, 9 of 36 s for tests/usage, on a busy machine. Delete the file
+when migrations or the demo change.
 """
 import json
 import os

@@ -113,25 +113,31 @@ def engine(tmp_path_factory, policy_engine):
     if is_postgres():
         url, drop = _worker_database(url)
         _reset_postgres(url)
-    template = os.environ.get("REGISTRY_TEST_SQLITE_TEMPLATE")
-    if template and not is_postgres():
-        # Mutation sweeps only (.ci/mutation_sweep.py): migrating and seeding is most of a short
-        # run, so it is done once into a file that each run copies. Never set in CI.
-        if not os.path.exists(template):
-            building = f"{template}.{os.getpid()}"
-            built = make_engine(f"sqlite:///{building}")
-            _migrate_and_seed(built, policy_engine)
-            built.dispose()  # the last connection closed: the write-ahead log is in the file
-            Path(f"{building}-writer.lock").unlink(missing_ok=True)
-            os.replace(building, template)
-        shutil.copyfile(template, make_url(url).database)
-        eng = make_engine(url)
-    else:
-        eng = make_engine(url)
+    copied = _copy_sqlite_template(url, policy_engine)
+    eng = make_engine(url)
+    if not copied:
         _migrate_and_seed(eng, policy_engine)
     yield eng
     eng.dispose()
     drop()
+
+
+def _copy_sqlite_template(url: str, policy_engine: PolicyEngine) -> bool:
+    """Mutation sweeps only (.ci/mutation_sweep.py; never set in CI): migrating and seeding is most
+    of a short run, so with REGISTRY_TEST_SQLITE_TEMPLATE it is done once into that file, which
+    each run copies to ``url``. True when copied."""
+    template = os.environ.get("REGISTRY_TEST_SQLITE_TEMPLATE")
+    if not template or is_postgres():
+        return False
+    if not os.path.exists(template):
+        building = f"{template}.{os.getpid()}"
+        built = make_engine(f"sqlite:///{building}")
+        _migrate_and_seed(built, policy_engine)
+        built.dispose()  # the last connection closed: the write-ahead log is in the file
+        Path(f"{building}-writer.lock").unlink(missing_ok=True)
+        os.replace(building, template)
+    shutil.copyfile(template, make_url(url).database)
+    return True
 
 
 def _migrate_and_seed(eng, policy_engine: PolicyEngine) -> None:

@@ -145,7 +145,8 @@ def begin_writing(session: Session) -> None:
     to the pool and taking it out again, through SQLAlchemy's transaction bookkeeping twice (most
     of the 9 % of a permit that ending the read took, by py-spy). SQLAlchemy's transaction goes
     on around it: its commit or rollback ends the write and leaves the queue, as for any writer.
-    The read must have written nothing (this commits only what SQLite holds, not the session's pending rows)."""
+    The read must have written nothing (this commits only what SQLite holds, not the session's
+    pending rows)."""
     conn = session.connection()
     if not reads_first(conn):
         raise RuntimeError("begin_writing: the transaction was not begun as a read")

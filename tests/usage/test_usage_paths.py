@@ -24,27 +24,16 @@ from registry.db.contracts import QuotaCounter
 from registry.db.decisions import Decision, UsageEvent
 from registry.db.migrate import upgrade
 from registry.permissions import Permission
-from registry.services import decisions as decisions_service
 from registry.services import usage
 from registry.services.errors import ValidationFailed
 from tests.conftest import DEMO_NOW, is_postgres
-from tests.factories import child_hand, make_world
+from tests.factories import make_world
+from tests.usage.test_usage_metering import event, permit, used
 
 REUSED = ("this event_id was already used for another decision or outcome; event ids must be "
           "unique per hospital")
 NOTHING_RESERVED = ("this decision reserved nothing (a deny, dry run or evaluation); there is no "
                     "usage to report for it")
-
-
-def permit(session, clock, policy_engine, world, key, **kw):
-    d = decisions_service.decide(session, actor=world.actor, clock=clock, engine=policy_engine,
-                                 request=child_hand(world.tool.slug, key, **kw)).decision
-    session.commit()
-    return d
-
-
-def event(decision_id, event_id, outcome="completed", at="2026-06-01T10:00:00Z"):
-    return {"event_id": event_id, "decision_id": decision_id, "outcome": outcome, "occurred_at": at}
 
 
 def report(session, clock, world, *events):
@@ -56,11 +45,6 @@ def report(session, clock, world, *events):
 def fallbacks(caplog):
     return [r.getMessage() for r in caplog.records
             if r.name == "registry.usage" and "event by event" in r.getMessage()]
-
-
-def used(session, world):
-    session.expire_all()
-    return session.scalar(select(QuotaCounter.used).where(QuotaCounter.licence_id == world.licence.id))
 
 
 def decision(session, decision_id):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -53,6 +54,56 @@ def reservations(database_url: str, tool: str, n: int) -> list[str]:
     return ids
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) so far of this machine's processes, by pid: read before and
+    after the measured phase to tell how much of it the server, PostgreSQL and the client took."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[f"{pid} {cmd}"] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], server_pids: set[int]) -> dict[str, float]:
+    """What each kind of process spent between two readings of :func:`cpu_seconds`."""
+    split = {"server": 0.0, "postgres": 0.0, "client": 0.0, "other": 0.0}
+    for key, seconds in after.items():
+        pid, cmd = key.split(" ", 1)
+        spent = seconds - before.get(key, 0.0)
+        if int(pid) in server_pids:
+            split["server"] += spent
+        elif cmd.startswith("postgres"):
+            split["postgres"] += spent
+        elif int(pid) == os.getpid():
+            split["client"] += spent
+        else:
+            split["other"] += spent
+    return {k: round(v, 2) for k, v in split.items()}
+
+
+def settled_workers(proc: subprocess.Popen, workers: int, timeout: float = 60) -> set[int]:
+    """gunicorn's master and its workers once every worker has booted and gone idle (its CPU time
+    unchanged for half a second), so that importing the application is not counted as reporting."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        pids = {proc.pid, *(int(c) for c in children.read_text().split())}
+        now = {k: v for k, v in cpu_seconds().items() if int(k.split(" ", 1)[0]) in pids}
+        if len(pids) == workers + 1 and now == last:
+            return pids
+        last = now
+        time.sleep(0.5)
+    raise RuntimeError("the server's workers did not settle")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
@@ -88,12 +139,15 @@ def main() -> None:
 
     threads = [threading.Thread(target=client, args=(batches[k::args.clients],)) for k in range(args.clients)]
     try:
+        pids = settled_workers(proc, args.workers)
+        cpu_before = cpu_seconds()
         start = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - start
+        split = cpu_split(cpu_before, cpu_seconds(), pids)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -101,7 +155,10 @@ def main() -> None:
     result = {"when": datetime.now(timezone.utc).isoformat(), "database": kind, "events": args.events,
               "batch": args.batch, "clients": args.clients, "workers": args.workers, "threads": args.threads,
               "accepted": accepted[0], "errors": errors, "seconds": elapsed,
-              "events_per_second": accepted[0] / elapsed, "cores": os.cpu_count(), "load_avg": os.getloadavg()}
+              "events_per_second": accepted[0] / elapsed,
+              "cpu_seconds": split, "cpu_us_per_event": {k: round(v * 1e6 / max(accepted[0], 1))
+                                                         for k, v in split.items()},
+              "cores": os.cpu_count(), "load_avg": os.getloadavg()}
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +51,28 @@ def test_clean_text_refuses_control_characters(raw):
 def test_json_depth_skips_brackets_inside_strings():
     assert json_depth(b'{"a": [1, {"b": "[[[[[["}]}') == 3
     assert json_depth(b'"\\"[[["') == 0
+
+
+@pytest.mark.parametrize("raw, depth", [
+    (b'[["a\\\\"], {"b": "}"}]', 2),  # an escaped backslash ends before the closing quote
+    (b'[[["open [[[[', 3),  # a string left open: what follows is inside it, as for a parser
+    (b'[["\\', 2), (b'[{"a": "\\"}]', 2), (b'"', 0), (b'', 0),
+    (b'[' + b'"\\""' * 3 + b']', 1),
+])
+def test_json_depth_of_awkward_strings(raw, depth):
+    assert json_depth(raw) == depth
+
+
+def test_json_depth_reads_a_body_of_escaped_quotes_once():
+    """An open string full of escaped quotes: the screen used to search again from every quote
+    to the end of the text (quadratic; 64,000 of them, a 256 KB body, took most of a minute).
+    Four times that many, in a child process given a minute: only a linear screen answers."""
+    code = ("from registry.validation import json_depth; "
+            "print(json_depth(b'[\"' + b'\\\\\"' * 1_000_000))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
 
 
 @pytest.mark.parametrize("raw, refused", [

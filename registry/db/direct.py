@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, NoReturn, Sequence
 
 import sqlalchemy.exc
 
-from sqlalchemy import ARRAY, Table, any_, bindparam, insert, literal
+from sqlalchemy import ARRAY, Table, Text, any_, bindparam, cast, insert, literal
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -206,8 +206,17 @@ def one_of(column: Any, values: Iterable[Any], dialect: Any) -> Any:
     """``column IN (values)`` for a large list (a usage batch's thousand ids). On PostgreSQL it is
     ``column = ANY(%(array)s)``, one array parameter: an IN list is rendered as a thousand
     placeholders that psycopg parses again on every call (its query cache skips long queries),
-    a tenth of a usage report's time. Elsewhere the plain IN."""
+    a tenth of a usage report's time. Elsewhere the plain IN.
+
+    A list of strings goes as one text in PostgreSQL's array syntax, cast to the column's array
+    type: psycopg's array dumper runs a regular expression over every element to decide whether
+    to quote it, which cost a usage report a tenth of its time again; here every element is
+    quoted, with its quotes and backslashes escaped, which is correct for any text.
+    """
     values = list(values)
-    if dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
+    if dialect.name != "postgresql":
+        return column.in_(values)
+    if values and all(type(v) is str for v in values):
+        text = '{"' + '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values) + '"}'
+        return column == any_(cast(bindparam(None, text, type_=Text()), ARRAY(column.type)))
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))

@@ -143,3 +143,27 @@ def test_a_value_its_column_type_refuses_is_sqlalchemys_statement_error(probe, h
     savepoint.rollback()
     assert not isinstance(raised.value, sqlalchemy.exc.DBAPIError)
     assert probe.execute(select(_ROWS.c.id).where(_ROWS.c.id.in_([40, 41]))).all() == []
+
+
+_AWKWARD = ["plain", "", "NULL", "null", 'a "quoted" name', "back\\slash", "\\", '\\"', "{braces}",
+            "comma,separated", "semi;colon", " spaced ", "tab\there", "één", "\u3000ideographic space",
+            "x" * 40]
+
+
+@pytest.mark.parametrize("kind", ["strings", "integers"])
+def test_one_of_finds_exactly_the_rows_listed(probe, kind):
+    """one_of is the plain IN on SQLite; on PostgreSQL an array (for strings one text in array
+    syntax, every element quoted by us): awkward texts must match themselves and nothing else."""
+    from registry.db.direct import one_of
+
+    for n, name in enumerate(_AWKWARD):
+        probe.execute(insert(_ROWS), dict(_VALUES, id=100 + n, name=name))
+    if kind == "strings":
+        wanted = [name for n, name in enumerate(_AWKWARD) if n % 2 == 0] + ["absent", '"', "NULL "]
+        column, expected = _ROWS.c.name, {name for n, name in enumerate(_AWKWARD) if n % 2 == 0}
+    else:
+        wanted = [100 + n for n in range(0, len(_AWKWARD), 3)] + [99_999]
+        column, expected = _ROWS.c.id, {_AWKWARD[n] for n in range(0, len(_AWKWARD), 3)}
+    found = probe.execute(select(_ROWS.c.name).where(one_of(column, wanted, probe.dialect))).scalars().all()
+    assert sorted(found) == sorted(expected)
+    assert probe.execute(select(_ROWS.c.name).where(one_of(column, [], probe.dialect))).all() == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from registry.actor import Actor
 from registry.db.audit import AuditEntry
+from registry.ids import new_uuid
+from registry.ids import new_uuid
 
 # NEN 7513 action codes.
 CREATE, READ, UPDATE, DELETE, EXECUTE = "C", "R", "U", "D", "E"
@@ -58,7 +59,7 @@ def entry_values(
     if action_code not in (CREATE, READ, UPDATE, DELETE, EXECUTE):
         raise ValueError(f"NEN 7513 action code must be C, R, U, D or E, not {action_code!r}")
     return dict(
-        event_id=str(uuid.uuid4()),
+        event_id=new_uuid(),
         recorded_at=at,
         event_type=event_type,
         action_code=action_code,

@@ -15,7 +15,6 @@ valid for the revision just read.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 from datetime import date
@@ -37,6 +36,7 @@ from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
 from registry.db.base import begin_writing, reads_first
 from registry.db.decisions import Decision, Reservation
+from registry.ids import new_uuid
 from registry.db.direct import Direct, with_defaults
 from registry.db.organisations import Gateway, Organisation
 from registry.db.terms import TermsRevision
@@ -285,7 +285,7 @@ def _build(*, actor: Actor, clock: Clock, engine: PolicyEngine, kind: str, snap:
             obligations.append({"code": "OVERAGE_BILLABLE"})
     window = licence_window(snap.licence, snap.day) if snap.licence is not None else None
     decision = DecisionRecord(
-        id=str(uuid.uuid4()), decided_at=clock.now(), kind=kind,
+        id=new_uuid(), decided_at=clock.now(), kind=kind,
         outcome="permit" if permit else "deny", dry_run=request.dry_run, evaluated_on=snap.day,
         gateway_id=snap.gateway.id if snap.gateway is not None else None,
         hospital_id=snap.hospital.id, actor=actor.ref, tool_slug=request.tool,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
@@ -108,6 +108,10 @@ def _validate(raw: Any, now: datetime) -> UsageEventIn:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}"
                            for e in exc.errors())
         raise _Reject("INVALID_EVENT", detail) from None
+    return _in_range(event, now)
+
+
+def _in_range(event: UsageEventIn, now: datetime) -> UsageEventIn:
     try:
         occurred = event.occurred_at.astimezone(timezone.utc)
     except OverflowError:
@@ -117,6 +121,31 @@ def _validate(raw: Any, now: datetime) -> UsageEventIn:
     if occurred > now + MAX_FUTURE_SKEW:
         raise _Reject("INVALID_EVENT", "occurred_at: lies in the future")
     return event
+
+
+_EVENT_LIST = TypeAdapter(list[UsageEventIn])
+
+
+def _validate_all(events: list[Any], now: datetime) -> list[tuple[int, UsageEventIn | _Reject]]:
+    """Each event validated, or its _Reject, by index.
+
+    The whole list is parsed in one call first (one JSON text, one pass of the validator, where
+    one call per event cost a report a tenth of its time); the same model judges each item, so
+    when every event is well-formed the result is the one :func:`_validate` gives event by event.
+    Should any be malformed, every event goes through :func:`_validate` on its own, for its own
+    rejection.
+    """
+    checked: list[tuple[int, UsageEventIn | _Reject]] = []
+    try:
+        parsed = _EVENT_LIST.validate_json(json.dumps(events))
+    except ValidationError:
+        parsed = None
+    for index, raw in enumerate(events):
+        try:
+            checked.append((index, _validate(raw, now) if parsed is None else _in_range(parsed[index], now)))
+        except _Reject as rej:
+            checked.append((index, rej))
+    return checked
 
 
 def _unstorable(exc: StatementError) -> bool:
@@ -142,12 +171,7 @@ def report_usage(session: Session, *, actor: Actor, clock: Clock,
     now = clock.now()
     # Every event is judged on its own: first validated (nothing unvalidated reaches a query),
     # then recorded in a savepoint of its own, so one bad event is one rejected index.
-    checked: list[tuple[int, UsageEventIn | _Reject]] = []
-    for index, raw in enumerate(events):
-        try:
-            checked.append((index, _validate(raw, now)))
-        except _Reject as rej:
-            checked.append((index, rej))
+    checked = _validate_all(events, now)
     decisions = _lock_decisions(session, actor, [e for _, e in checked if isinstance(e, UsageEventIn)])
     try:
         # The whole batch in a handful of statements; should anything not fit (a value the
@@ -306,7 +330,7 @@ def _lock_decisions(session: Session, actor: Actor, events: list[UsageEventIn]) 
     conn = session.connection()
     rows = conn.execute(select(*_BATCH_COLUMNS).where(one_of(Decision.id, ids, conn.dialect),
                                                       Decision.hospital_id == actor.hospital_id)
-                        .order_by(Decision.id).with_for_update())
+                        .order_by(Decision.id).with_for_update()).all()  # one fetch, not one per row
     return {row.id: row for row in rows}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from registry.db.decisions import Decision, UsageMonthly
 from registry.domain.pricing import parse_period
@@ -68,9 +68,10 @@ def test_compaction_folds_rows_and_keeps_every_sum(client, session, clock, polic
     headers = bearer(session, clock, world.gateway)
     ds = [permit(session, clock, policy_engine, world, f"s{i}") for i in range(4)]
     # The API folds after each report (its sweep); here the service alone, so nothing is folded yet.
-    usage_service.report_usage(session, actor=world.actor, clock=clock,
-                               events=[event(d.id, f"ev-{i}") for i, d in enumerate(ds)])
-    session.commit()
+    # One report each: on PostgreSQL a report's batch appends one row per key (migration 0013).
+    for i, d in enumerate(ds):
+        usage_service.report_usage(session, actor=world.actor, clock=clock, events=[event(d.id, f"ev-{i}")])
+        session.commit()
     assert rows(session, lic) == 4 and june(session, lic) == (4, 0)
     removed = usage_rollup.compact(session)
     assert removed >= 3 and rows(session, lic) == 1 and june(session, lic) == (4, 0)
@@ -95,3 +96,32 @@ def test_a_period_counts_its_whole_months_only(session, clock, policy_engine, wo
     july = parse_period("2026-07")
     assert monthly_usage(session, [world.licence.id], july)[world.licence.id][(2026, 7)].total == 1
     assert monthly_usage(session, [world.licence.id], JUNE) == {}
+
+
+def test_one_statement_moving_many_decisions_is_counted_exactly(session, clock, policy_engine, world):
+    """What a usage report's batch does: one UPDATE moving many decisions, here in every way at once
+    (confirmed, released from confirmed, moved to overage, to another month, confirmed and left
+    alone). On PostgreSQL the trigger runs once for the statement (migration 0013) and appends one
+    row per key that moved; on SQLite one per decision. The sums are the decisions' either way."""
+    lic = world.licence.id
+    ds = [permit(session, clock, policy_engine, world, f"m{i}") for i in range(8)]
+    ids = [d.id for d in ds]
+    session.execute(update(Decision).where(Decision.id.in_(ids[4:])).values(reservation="confirmed"))
+    assert june(session, lic) == (4, 0) and usage_rollup.differences(session) == {}
+    before = rows(session, lic)
+    session.execute(update(Decision).where(Decision.id.in_(ids)).values(
+        reservation=case((Decision.id == ids[4], "released"), else_="confirmed"),
+        overage=Decision.id.in_([ids[0], ids[5]]),
+        evaluated_on=case((Decision.id == ids[6], date(2026, 7, 1)), else_=Decision.evaluated_on),
+        finalised_at=clock.now()))
+    # June: ids 0-3 newly confirmed (0 as overage), 4 released, 5 to overage, 6 to July, 7 unchanged.
+    assert june(session, lic) == (4, 2)
+    assert monthly_usage(session, [lic], parse_period("2026-07"))[lic][(2026, 7)].total == 1
+    assert usage_rollup.differences(session) == {}
+    appended = rows(session, lic) - before
+    if session.get_bind().dialect.name == "postgresql":
+        # June within quota adds up to nothing (+3 for 1-3, -1 each for 4, 5 and 6; 7 is -1 +1):
+        # no row. June overage +2, July +1: a row each.
+        assert appended == 2
+    else:
+        assert appended == 9  # one per decision and side that moved: 0-3, 4, 5 and 6 twice; not 7

@@ -40,7 +40,7 @@ from registry.clock import Clock
 from registry.db.audit import AuditEntry
 from registry.db.contracts import Licence, QuotaCounter
 from registry.db.decisions import Decision, Reservation, UsageEvent
-from registry.db.direct import BulkInsert, one_of
+from registry.db.direct import BulkInsert, JsonText, one_of
 from registry.db.organisations import Organisation
 from registry.db.tools import Tool
 from registry.domain.quota import quota_window
@@ -296,7 +296,7 @@ def _record_batch(session: Session, *, actor: Actor, now: datetime,
         usage_rows.append({"event_id": event.event_id, "hospital_id": actor.hospital_id,
                            "gateway_id": actor.gateway_id, "decision_id": decision.id,
                            "outcome": event.outcome, "occurred_at": event.occurred_at, "received_at": now})
-        audit_rows.append(entry_values(**_usage_audit(actor, now, decision, event, before, target)))
+        audit_rows.append(_usage_audit_row(actor, now, decision, event, before, target))
         report.accepted += 1
     for (before, target), ids in sorted(moves.items()):
         moved = conn.execute(update(Decision).where(one_of(Decision.id, ids, conn.dialect),
@@ -414,6 +414,33 @@ def _usage_audit(actor: Actor, now: datetime, decision: Any, event: UsageEventIn
                         "reservation": {"before": str(before), "after": str(target)},
                         "late": before == Reservation.EXPIRED},
                 purpose_of_use=decision.purpose)
+
+
+# json.dumps of one string, as json.dumps writes strings inside a document (ensure_ascii).
+_quote = json.encoder.encode_basestring_ascii
+
+
+def _usage_audit_row(actor: Actor, now: datetime, decision: Any, event: UsageEventIn, before: str,
+                     target: str) -> dict[str, Any]:
+    """:func:`_usage_audit`'s entry as column values for the batch's bulk insert, its two JSON
+    documents written out as the text ``json.dumps`` makes of them (only the strings encoded
+    one by one): a report's thousand entries were a tenth of its time in the encoder."""
+    row = entry_values(actor=actor, at=now, event_type="usage", action_code=UPDATE, outcome="success",
+                       object_type="decision", object_id=decision.id, purpose_of_use=decision.purpose)
+    row["objects"] = JsonText(
+        f'[{{"type": "decision", "id": {_quote(decision.id)}}}, '
+        f'{{"type": "tool", "id": {_quote(decision.tool_slug)}}}, '
+        f'{{"type": "study", "id": {_quote(decision.study_key)}, "sensitivity": "opaque-key"}}]')
+    row["detail"] = JsonText(
+        f'{{"event_id": {_quote(event.event_id)}, "outcome": {_quote(event.outcome)}, '
+        f'"occurred_at": {_quote(event.occurred_at.isoformat())}, '
+        f'"reservation": {{"before": {_quote(str(before))}, "after": {_quote(str(target))}}}, '
+        f'"late": {"true" if before == Reservation.EXPIRED else "false"}}}')
+    row["checks"] = _NO_CHECKS
+    return row
+
+
+_NO_CHECKS = JsonText("{}")
 
 
 def _transition(session: Session, decision_id: str, before: str, after: str, now: datetime) -> bool:

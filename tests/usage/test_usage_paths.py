@@ -555,3 +555,8 @@ def test_a_period_ends_where_the_licences_term_now_has_it(session, clock, policy
     session.commit()
     row, = usage.reconciliation(session, actor=Actor.system("auditor"), licence_id=world.licence.id)
     assert (row["period_start"], row["period_end"], row["permits"], row["quota_used"]) == (*expected, 1, 1)
+
+
+def test_the_batch_reads_its_decisions_columns_in_the_named_order():
+    """_lock_decisions builds _Locked from the selected columns by position."""
+    assert usage._Locked._fields == tuple(c.key for c in usage._BATCH_COLUMNS)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import subprocess
 import sys
 from datetime import date
@@ -61,6 +63,33 @@ def test_json_depth_skips_brackets_inside_strings():
 ])
 def test_json_depth_of_awkward_strings(raw, depth):
     assert json_depth(raw) == depth
+
+
+def test_json_depth_is_the_nesting_of_any_document():
+    """Against the structure itself, for documents whose strings hold every character that could
+    fool a screen: quotes, backslashes (single, paired, before quotes), brackets, escapes."""
+    rng = random.Random(13)
+    pieces = ['"', "\\", "\\\\", '\\"', "[", "]", "{", "}", "a", "\u0022", "é", "\n", " "]
+
+    def value(depth):  # noqa: ANN001, ANN202
+        kind = rng.choice(["str", "list", "dict"] if depth < 6 else ["str"])
+        if kind == "str":
+            return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        if kind == "list":
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {value(6): value(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    def nesting(v):  # noqa: ANN001, ANN202
+        if isinstance(v, list):
+            return 1 + max((nesting(x) for x in v), default=0)
+        if isinstance(v, dict):
+            return 1 + max((nesting(x) for x in v.values()), default=0)
+        return 0
+
+    for _ in range(2000):
+        doc = value(0)
+        for ensure_ascii in (True, False):
+            assert json_depth(json.dumps(doc, ensure_ascii=ensure_ascii).encode()) == nesting(doc), doc
 
 
 def test_json_depth_reads_a_body_of_escaped_quotes_once():

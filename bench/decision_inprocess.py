@@ -144,10 +144,10 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _environ(body: dict, headers: dict) -> dict:
+def _environ(body: dict, headers: dict, path: str = "/api/v1/decisions") -> dict:
     from werkzeug.test import EnvironBuilder
 
-    builder = EnvironBuilder(path="/api/v1/decisions", method="POST", json=body, headers=headers,
+    builder = EnvironBuilder(path=path, method="POST", json=body, headers=headers,
                              environ_base={"REMOTE_ADDR": "127.0.0.1"})
     try:
         return builder.get_environ()

@@ -24,23 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+USAGE = "/api/v1/usage"
 sys.path.insert(0, str(ROOT))
 
 from bench.decisions_http import prepare  # noqa: E402
 from bench.usage_ingest import cpu_seconds, reservations  # noqa: E402
-from bench.decision_inprocess import _through_wsgi  # noqa: E402
-
-
-def _environ(body: dict, token: str) -> dict:
-    from werkzeug.test import EnvironBuilder
-
-    builder = EnvironBuilder(path="/api/v1/usage", method="POST", json=body,
-                             headers={"Authorization": f"Bearer {token}"},
-                             environ_base={"REMOTE_ADDR": "127.0.0.1"})
-    try:
-        return builder.get_environ()
-    finally:
-        builder.close()
+from bench.decision_inprocess import _environ, _through_wsgi  # noqa: E402
 
 
 def main() -> None:
@@ -59,6 +48,7 @@ def main() -> None:
     warm = reservations(args.database_url, tool, args.batch)
     ids = reservations(args.database_url, tool, args.events)
     at = datetime.now(timezone.utc).isoformat()
+    headers = {"Authorization": f"Bearer {token}"}
 
     def body(chunk: list[str]) -> dict:
         return {"events": [{"event_id": f"e-{i}", "decision_id": i, "outcome": "completed",
@@ -71,9 +61,9 @@ def main() -> None:
     engine = make_engine(args.database_url)
     app = create_app(Settings(environment="development", database_url=args.database_url,
                               signing_key_dir=tmp / "keys"), engine=engine)
-    for status, raw in _through_wsgi(app, [_environ(body(warm), token)]):  # warm-up
+    for status, raw in _through_wsgi(app, [_environ(body(warm), headers, USAGE)]):  # warm-up
         assert status.startswith("200") and json.loads(raw)["accepted"] == len(warm), raw
-    environs = [_environ(body(ids[n:n + args.batch]), token) for n in range(0, len(ids), args.batch)]
+    environs = [_environ(body(ids[n:n + args.batch]), headers, USAGE) for n in range(0, len(ids), args.batch)]
     profiler = cProfile.Profile() if args.profile else None
     before = cpu_seconds()
     start, cpu_start = time.perf_counter(), time.process_time()

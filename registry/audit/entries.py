@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from registry.actor import Actor
 from registry.db.audit import AuditEntry
 from registry.ids import new_uuid
-from registry.ids import new_uuid
 
 # NEN 7513 action codes.
 CREATE, READ, UPDATE, DELETE, EXECUTE = "C", "R", "U", "D", "E"

@@ -22,8 +22,8 @@ import sqlalchemy.exc
 
 from sqlalchemy import ARRAY, JSON, Table, any_, bindparam, insert, literal
 from sqlalchemy.engine import Connection
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.types import TypeDecorator
 
 
 class JsonText(str):

@@ -36,10 +36,10 @@ from registry.db.contracts import FrameworkContract, Licence
 from registry.db.audit import AuditEntry
 from registry.db.base import begin_writing, reads_first
 from registry.db.decisions import Decision, Reservation
-from registry.ids import new_uuid
 from registry.db.direct import Direct, with_defaults
 from registry.db.organisations import Gateway, Organisation
 from registry.db.terms import TermsRevision
+from registry.ids import new_uuid
 from registry.db.tools import Tool, ToolVersion
 from registry.domain.intended_use import Study
 from registry.domain.quota import QuotaState

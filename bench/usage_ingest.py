@@ -5,7 +5,9 @@ server (`gunicorn`, gthread), on a fresh database with that many open reservatio
         [--events 20000] [--batch 1000] [--clients 2] [--label after]
 
 The reservations (permit decisions) are inserted directly, so only the reporting is timed. Every
-event completes one reservation; the run checks that each was counted once. Results as JSON in
+event completes one reservation; after the run the database is asked how many are confirmed and
+how many usage events point at them (`confirmed`, `usage_events` in the result; a warning on
+stderr unless both equal the events sent and accepted). Results as JSON in
 bench/results/usage_ingest_<db>[_<label>].json.
 """
 
@@ -52,6 +54,24 @@ def reservations(database_url: str, tool: str, n: int) -> list[str]:
             "licence_id": lic.id, "quota_window_start": lic.starts_on, "reservation": "reserved"} for i in ids])
     engine.dispose()
     return ids
+
+
+def counted(database_url: str, ids: list[str]) -> dict[str, int]:
+    """What the database holds for the benchmark's reservations after the run: how many are
+    confirmed, and how many usage events point at them (each should be one per reservation)."""
+    from sqlalchemy import func, select
+
+    from registry.db.base import make_engine
+    from registry.db.decisions import Decision, UsageEvent
+
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        confirmed = sum(conn.scalar(select(func.count()).select_from(Decision).where(
+            Decision.id.in_(ids[n:n + 5000]), Decision.reservation == "confirmed")) for n in range(0, len(ids), 5000))
+        events = sum(conn.scalar(select(func.count()).select_from(UsageEvent).where(
+            UsageEvent.decision_id.in_(ids[n:n + 5000]))) for n in range(0, len(ids), 5000))
+    engine.dispose()
+    return {"confirmed": confirmed, "usage_events": events}
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -151,15 +171,18 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    stored = counted(args.database_url, ids)
     kind = args.database_url.split(":")[0].split("+")[0]
     result = {"when": datetime.now(timezone.utc).isoformat(), "database": kind, "events": args.events,
               "batch": args.batch, "clients": args.clients, "workers": args.workers, "threads": args.threads,
-              "accepted": accepted[0], "errors": errors, "seconds": elapsed,
+              "accepted": accepted[0], **stored, "errors": errors, "seconds": elapsed,
               "events_per_second": accepted[0] / elapsed,
               "cpu_seconds": split, "cpu_us_per_event": {k: round(v * 1e6 / max(accepted[0], 1))
                                                          for k, v in split.items()},
               "cores": os.cpu_count(), "load_avg": os.getloadavg()}
     print(json.dumps(result, indent=2))
+    if not accepted[0] == stored["confirmed"] == stored["usage_events"] == args.events:
+        print(f"NOT COUNTED ONCE: {args.events} events sent, {accepted[0]} accepted, {stored}", file=sys.stderr)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"usage_ingest_{kind}{'_' + args.label if args.label else ''}.json").write_text(json.dumps(result, indent=2) + "\n")
